@@ -1,0 +1,2 @@
+// Package snap writes and loads Arbor's snapshot files.
+package snap
