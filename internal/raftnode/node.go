@@ -1,0 +1,447 @@
+package raftnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/arbor-kv/arbor/internal/snap"
+	"github.com/arbor-kv/arbor/internal/wal"
+)
+
+// ErrStopped is returned by calls made after Stop.
+var ErrStopped = errors.New("raftnode: stopped")
+
+// Transport sends Raft messages to other members. Send must not block for
+// long: a slow or unreachable peer must not stall the Ready loop.
+type Transport interface {
+	Send(msgs []raftpb.Message)
+}
+
+// Config describes one member's Raft node.
+type Config struct {
+	ID      uint64 // this member's Raft ID, never 0
+	DataDir string // holds wal/ and snap/
+	// Peers are the voters of a brand-new cluster (including this member);
+	// ignored when the data dir already holds a WAL.
+	Peers []raft.Peer
+	// Metadata is written into a new WAL (member and cluster identity) and
+	// returned by Start on restart in Node.Metadata.
+	Metadata []byte
+
+	TickInterval   time.Duration // one Raft tick, the heartbeat interval
+	ElectionTicks  int           // ticks without a leader before a campaign
+	HeartbeatTicks int
+
+	Transport Transport // nil for a single member
+	Logger    *slog.Logger
+}
+
+// Apply is one batch of committed entries, in log order. The receiver must
+// call Done once they are applied, so snapshots see applied state.
+type Apply struct {
+	Entries []raftpb.Entry
+	done    chan struct{}
+}
+
+// Done reports the batch applied.
+func (a Apply) Done() { close(a.done) }
+
+// Node is a running Raft member.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	raft    raft.Node
+	storage *raft.MemoryStorage
+	wal     *wal.WAL
+	snapDir string
+
+	// Metadata is the WAL metadata (as given to the first Start).
+	Metadata []byte
+	// Restarted is true when the member started from existing data.
+	Restarted bool
+	// SnapshotIndex is the index of the snapshot restored at start (0 if none).
+	SnapshotIndex uint64
+
+	applyc chan Apply
+	stopc  chan struct{}
+	donec  chan struct{}
+	stop   sync.Once
+
+	// Written by the Ready loop, read anywhere.
+	term      atomic.Uint64
+	lead      atomic.Uint64
+	commit    atomic.Uint64
+	isLeader  atomic.Bool
+	leaderc   chan struct{} // signalled (non-blocking) when leadership changes
+	recvApp   atomic.Uint64
+	sendApp   atomic.Uint64
+	leaderSet atomic.Int64 // unix nanos when the current leader was first seen
+
+	confState atomic.Pointer[raftpb.ConfState]
+
+	reads readIndexer
+
+	// snapc carries durable snapshots from the server to the Ready loop,
+	// which alone may touch the WAL.
+	snapc chan snap.Meta
+	// prevSnap is the index of the snapshot before the newest one: the WAL
+	// is kept back to it, so a damaged newest snapshot can still be skipped.
+	// Owned by the Ready loop.
+	prevSnap uint64
+}
+
+// Start opens or creates the member's Raft state under cfg.DataDir. restore
+// is called with the body of the newest valid snapshot (possibly more than
+// once, if one turns out damaged: it must reset its state each time).
+func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ID == 0 {
+		return nil, errors.New("raftnode: member ID 0")
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 100 * time.Millisecond
+	}
+	if cfg.HeartbeatTicks <= 0 {
+		cfg.HeartbeatTicks = 1
+	}
+	if cfg.ElectionTicks <= cfg.HeartbeatTicks {
+		cfg.ElectionTicks = 10 * cfg.HeartbeatTicks
+	}
+	n := &Node{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		storage: raft.NewMemoryStorage(),
+		snapDir: filepath.Join(cfg.DataDir, "snap"),
+		applyc:  make(chan Apply, 16),
+		stopc:   make(chan struct{}),
+		donec:   make(chan struct{}),
+		leaderc: make(chan struct{}, 1),
+		snapc:   make(chan snap.Meta, 4),
+	}
+	n.reads.init()
+	walDir := filepath.Join(cfg.DataDir, "wal")
+	rc := &raft.Config{
+		ID:              cfg.ID,
+		ElectionTick:    cfg.ElectionTicks,
+		HeartbeatTick:   cfg.HeartbeatTicks,
+		Storage:         n.storage,
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 256,
+		CheckQuorum:     true,
+		PreVote:         true,
+		Logger:          raftLogger{n.log},
+	}
+	if wal.Exist(walDir) {
+		meta, err := snap.Load(n.snapDir, n.log, func(m snap.Meta, r io.Reader) error { return restore(r) })
+		switch {
+		case errors.Is(err, snap.ErrNoSnapshot):
+		case err != nil:
+			return nil, fmt.Errorf("raftnode: load snapshot: %w", err)
+		}
+		w, md, hs, ents, err := wal.Open(walDir, meta.Index, n.log)
+		if err != nil {
+			return nil, fmt.Errorf("raftnode: open wal: %w", err)
+		}
+		if len(ents) > 0 && ents[0].Index > meta.Index+1 {
+			w.Close()
+			return nil, fmt.Errorf("raftnode: wal in %s starts at entry %d but the snapshot ends at %d: entries are missing", walDir, ents[0].Index, meta.Index)
+		}
+		n.wal, n.Metadata, n.Restarted, n.SnapshotIndex, n.prevSnap = w, md, true, meta.Index, meta.Index
+		if meta.Index > 0 {
+			cs := meta.ConfState
+			if err := n.storage.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: meta.Index, Term: meta.Term, ConfState: cs}}); err != nil {
+				return nil, fmt.Errorf("raftnode: apply snapshot %d: %w", meta.Index, err)
+			}
+			n.confState.Store(&cs)
+		}
+		if err := n.storage.SetHardState(hs); err != nil {
+			return nil, err
+		}
+		if err := n.storage.Append(ents); err != nil {
+			return nil, err
+		}
+		n.commit.Store(hs.Commit)
+		n.term.Store(hs.Term)
+		rc.Applied = meta.Index
+		n.raft = raft.RestartNode(rc)
+		n.log.Info("raft node restarted", "id", fmt.Sprintf("%x", cfg.ID), "snapshot_index", meta.Index,
+			"wal_entries", len(ents), "commit", hs.Commit, "term", hs.Term)
+	} else {
+		w, err := wal.Create(walDir, cfg.Metadata, n.log)
+		if err != nil {
+			return nil, fmt.Errorf("raftnode: create wal: %w", err)
+		}
+		n.wal, n.Metadata = w, cfg.Metadata
+		n.raft = raft.StartNode(rc, cfg.Peers)
+		n.log.Info("raft node started", "id", fmt.Sprintf("%x", cfg.ID), "peers", len(cfg.Peers))
+	}
+	go n.run()
+	return n, nil
+}
+
+// Apply delivers committed entries in log order. It is closed after Stop.
+func (n *Node) Apply() <-chan Apply { return n.applyc }
+
+// Propose submits data to be appended to the log. Success means only that
+// the proposal was accepted for replication, not that it was committed.
+func (n *Node) Propose(ctx context.Context, data []byte) error {
+	err := n.raft.Propose(ctx, data)
+	if errors.Is(err, raft.ErrStopped) {
+		return ErrStopped
+	}
+	return err
+}
+
+// ProposeConfChange submits a membership change.
+func (n *Node) ProposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
+	return n.raft.ProposeConfChange(ctx, cc)
+}
+
+// ApplyConfChange applies a committed membership change; called by the
+// apply loop for every EntryConfChange, in log order.
+func (n *Node) ApplyConfChange(cc raftpb.ConfChange) {
+	cs := n.raft.ApplyConfChange(cc)
+	n.confState.Store(cs)
+}
+
+// Step hands a message from a peer to the Raft state machine.
+func (n *Node) Step(ctx context.Context, m raftpb.Message) error {
+	if m.Type == raftpb.MsgApp {
+		n.recvApp.Add(1)
+	}
+	return n.raft.Step(ctx, m)
+}
+
+// Campaign asks this member to start an election (used by a single-voter
+// cluster so it need not wait out an election timeout).
+func (n *Node) Campaign(ctx context.Context) error { return n.raft.Campaign(ctx) }
+
+// Status is a cheap snapshot of the node's state for headers and stats.
+type Status struct {
+	ID, Term, Leader, Commit uint64
+	IsLeader                 bool
+	LeaderSince              time.Time // when the current leader was first seen
+	RecvAppend, SendAppend   uint64
+}
+
+// Status returns the node's state as of its last Ready.
+func (n *Node) Status() Status {
+	st := Status{ID: n.cfg.ID, Term: n.term.Load(), Leader: n.lead.Load(), Commit: n.commit.Load(),
+		IsLeader: n.isLeader.Load(), RecvAppend: n.recvApp.Load(), SendAppend: n.sendApp.Load()}
+	if ns := n.leaderSet.Load(); ns != 0 {
+		st.LeaderSince = time.Unix(0, ns)
+	}
+	return st
+}
+
+// LeaderChanged is signalled whenever the leader or this member's role
+// changes. It is a hint: read Status for the facts.
+func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderc }
+
+// ConfState is the current voter configuration.
+func (n *Node) ConfState() raftpb.ConfState {
+	if cs := n.confState.Load(); cs != nil {
+		return *cs
+	}
+	return raftpb.ConfState{}
+}
+
+// Term returns the term of the entry at index, if still in the log.
+func (n *Node) Term(index uint64) (uint64, error) { return n.storage.Term(index) }
+
+// SaveSnapshot writes a snapshot of the applied state at index (whose body
+// write produces) and then compacts the log behind it. It runs on the
+// caller's goroutine and may take long; writes go on meanwhile.
+func (n *Node) SaveSnapshot(index uint64, cs raftpb.ConfState, write func(io.Writer) error) error {
+	term, err := n.storage.Term(index)
+	if err != nil {
+		return fmt.Errorf("raftnode: term of snapshot index %d: %w", index, err)
+	}
+	meta := snap.Meta{Index: index, Term: term, ConfState: cs}
+	start := time.Now()
+	path, err := snap.Save(n.snapDir, meta, write)
+	if err != nil {
+		return err
+	}
+	n.log.Info("snapshot saved", "index", index, "term", term, "file", path, "took", time.Since(start))
+	select {
+	case n.snapc <- meta:
+		return nil
+	case <-n.stopc:
+		return ErrStopped
+	}
+}
+
+// Stop stops the node and waits for its goroutines. The Apply channel is
+// closed afterwards.
+func (n *Node) Stop() {
+	n.stop.Do(func() {
+		close(n.stopc)
+		<-n.donec
+	})
+}
+
+func (n *Node) run() {
+	defer close(n.donec)
+	defer close(n.applyc)
+	defer n.wal.Close()
+	defer n.raft.Stop()
+	defer n.reads.fail(ErrStopped)
+
+	ticker := time.NewTicker(n.cfg.TickInterval)
+	defer ticker.Stop()
+	readTimeout := time.Duration(3*n.cfg.ElectionTicks) * n.cfg.TickInterval
+	for {
+		select {
+		case <-ticker.C:
+			n.raft.Tick()
+			n.reads.expire(time.Now(), readTimeout)
+		case <-n.reads.pending:
+			n.reads.send(n.raft)
+		case rd := <-n.raft.Ready():
+			if err := n.handleReady(rd); err != nil {
+				// The WAL could not be written: continuing would acknowledge
+				// writes that are not durable.
+				n.log.Error("raft ready failed; stopping the member", "err", err)
+				return
+			}
+		case m := <-n.snapc:
+			n.compact(m)
+		case <-n.stopc:
+			return
+		}
+	}
+}
+
+func (n *Node) handleReady(rd raft.Ready) error {
+	if rd.SoftState != nil {
+		n.noteSoftState(rd.SoftState)
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		n.term.Store(rd.HardState.Term)
+		n.commit.Store(rd.HardState.Commit)
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		// Snapshots from a leader arrive with cluster support (transport).
+		return fmt.Errorf("raftnode: received snapshot at %d, but snapshot transfer is not supported yet", rd.Snapshot.Metadata.Index)
+	}
+	if err := n.wal.Save(rd.HardState, rd.Entries); err != nil {
+		return err
+	}
+	if err := n.storage.Append(rd.Entries); err != nil {
+		return err
+	}
+	if n.cfg.Transport != nil && len(rd.Messages) > 0 {
+		for _, m := range rd.Messages {
+			if m.Type == raftpb.MsgApp {
+				n.sendApp.Add(1)
+			}
+		}
+		n.cfg.Transport.Send(rd.Messages)
+	}
+	for _, rs := range rd.ReadStates {
+		n.reads.answer(rs)
+	}
+	if len(rd.CommittedEntries) > 0 {
+		a := Apply{Entries: rd.CommittedEntries, done: make(chan struct{})}
+		select {
+		case n.applyc <- a:
+		case <-n.stopc:
+			return nil
+		}
+		// A membership change must be applied before Raft hands out more
+		// work, so the next Ready already reflects the new configuration.
+		if hasConfChange(rd.CommittedEntries) {
+			select {
+			case <-a.done:
+			case <-n.stopc:
+				return nil
+			}
+		}
+	}
+	n.raft.Advance()
+	return nil
+}
+
+func (n *Node) noteSoftState(ss *raft.SoftState) {
+	if ss.Lead != n.lead.Load() {
+		if ss.Lead == raft.None {
+			n.leaderSet.Store(0)
+		} else {
+			n.leaderSet.Store(time.Now().UnixNano())
+		}
+	}
+	n.lead.Store(ss.Lead)
+	n.isLeader.Store(ss.RaftState == raft.StateLeader)
+	n.log.Info("raft state", "state", ss.RaftState.String(), "leader", fmt.Sprintf("%x", ss.Lead), "term", n.term.Load())
+	select {
+	case n.leaderc <- struct{}{}:
+	default:
+	}
+}
+
+// compact records a durable snapshot and drops the log behind it. The WAL
+// keeps everything after the previous snapshot, so that snapshot remains a
+// usable fallback if the newest file is later found damaged.
+func (n *Node) compact(m snap.Meta) {
+	if err := n.wal.SaveSnapshot(m.Index, m.Term); err != nil {
+		n.log.Error("wal: record snapshot", "index", m.Index, "err", err)
+		return
+	}
+	if err := n.storage.Compact(m.Index); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		n.log.Error("raft storage compact", "index", m.Index, "err", err)
+	}
+	if n.prevSnap > 0 {
+		if err := n.wal.ReleaseTo(n.prevSnap); err != nil {
+			n.log.Error("wal: release segments", "index", n.prevSnap, "err", err)
+		}
+	}
+	n.prevSnap = m.Index
+	if err := snap.Purge(n.snapDir, 2); err != nil {
+		n.log.Warn("snap: purge", "err", err)
+	}
+}
+
+func hasConfChange(ents []raftpb.Entry) bool {
+	for _, e := range ents {
+		if e.Type == raftpb.EntryConfChange || e.Type == raftpb.EntryConfChangeV2 {
+			return true
+		}
+	}
+	return false
+}
+
+// raftLogger routes the raft library's logging into slog.
+type raftLogger struct{ l *slog.Logger }
+
+func (r raftLogger) Debug(v ...any)                 { r.l.Debug(fmt.Sprint(v...)) }
+func (r raftLogger) Debugf(format string, v ...any) { r.l.Debug(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Error(v ...any)                 { r.l.Error(fmt.Sprint(v...)) }
+func (r raftLogger) Errorf(format string, v ...any) { r.l.Error(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Info(v ...any)                  { r.l.Debug(fmt.Sprint(v...)) }
+func (r raftLogger) Infof(format string, v ...any)  { r.l.Debug(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Warning(v ...any)               { r.l.Warn(fmt.Sprint(v...)) }
+func (r raftLogger) Warningf(format string, v ...any) {
+	r.l.Warn(fmt.Sprintf(format, v...))
+}
+func (r raftLogger) Fatal(v ...any) { r.l.Error(fmt.Sprint(v...)); panic(fmt.Sprint(v...)) }
+func (r raftLogger) Fatalf(format string, v ...any) {
+	r.l.Error(fmt.Sprintf(format, v...))
+	panic(fmt.Sprintf(format, v...))
+}
+func (r raftLogger) Panic(v ...any) { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Panicf(format string, v ...any) {
+	panic(fmt.Sprintf(format, v...))
+}

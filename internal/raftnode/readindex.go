@@ -1,0 +1,125 @@
+package raftnode
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+)
+
+// ErrReadTimeout is returned when no leader confirmed a read in time (no
+// quorum, or an election in progress). The read may be retried.
+var ErrReadTimeout = errors.New("raftnode: timed out waiting for read index")
+
+// ReadIndex returns a commit index that is at least the index of every write
+// acknowledged before the call, confirmed by a quorum. Serving a read after
+// the apply index reaches it is linearizable. Concurrent calls share one
+// Raft round.
+func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	w := make(chan readResult, 1)
+	n.reads.mu.Lock()
+	n.reads.queue = append(n.reads.queue, w)
+	n.reads.mu.Unlock()
+	select {
+	case n.reads.pending <- struct{}{}:
+	default:
+	}
+	select {
+	case r := <-w:
+		return r.index, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+type readResult struct {
+	index uint64
+	err   error
+}
+
+// readIndexer batches ReadIndex calls. The Ready loop owns inflight; the
+// queue is shared with callers under mu.
+type readIndexer struct {
+	mu    sync.Mutex
+	queue []chan readResult // guarded by mu: waiting for the next round
+
+	pending chan struct{} // signalled when queue became non-empty
+
+	// Owned by the Ready loop.
+	seq      uint64
+	inflight []chan readResult
+	sentAt   time.Time
+}
+
+func (r *readIndexer) init() { r.pending = make(chan struct{}, 1) }
+
+// send starts a round for everything queued, unless one is in flight.
+func (r *readIndexer) send(rn raft.Node) {
+	if r.inflight != nil {
+		return // answer() starts the next round
+	}
+	r.mu.Lock()
+	batch := r.queue
+	r.queue = nil
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	r.seq++
+	r.inflight, r.sentAt = batch, time.Now()
+	var rctx [8]byte
+	binary.BigEndian.PutUint64(rctx[:], r.seq)
+	// ReadIndex only queues a message for the raft goroutine, which serves
+	// it in the same select that offers Ready (so this cannot deadlock) and
+	// returns ErrStopped once the node stops.
+	if err := rn.ReadIndex(context.Background(), rctx[:]); err != nil {
+		r.finish(readResult{err: err})
+	}
+}
+
+// answer delivers a ReadState to the round it belongs to.
+func (r *readIndexer) answer(rs raft.ReadState) {
+	if r.inflight == nil || len(rs.RequestCtx) != 8 || binary.BigEndian.Uint64(rs.RequestCtx) != r.seq {
+		return // a late answer to a round that already timed out
+	}
+	r.finish(readResult{index: rs.Index})
+}
+
+// expire fails a round that got no answer within timeout (e.g. the leader
+// lost its quorum), so callers do not hang.
+func (r *readIndexer) expire(now time.Time, timeout time.Duration) {
+	if r.inflight != nil && now.Sub(r.sentAt) > timeout {
+		r.finish(readResult{err: ErrReadTimeout})
+	}
+}
+
+func (r *readIndexer) finish(res readResult) {
+	for _, w := range r.inflight {
+		w <- res // buffered, one result per waiter
+	}
+	r.inflight = nil
+	r.mu.Lock()
+	more := len(r.queue) > 0
+	r.mu.Unlock()
+	if more {
+		select {
+		case r.pending <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// fail ends every waiting read with err (at Stop).
+func (r *readIndexer) fail(err error) {
+	r.finish(readResult{err: err})
+	r.mu.Lock()
+	q := r.queue
+	r.queue = nil
+	r.mu.Unlock()
+	for _, w := range q {
+		w <- readResult{err: err}
+	}
+}
