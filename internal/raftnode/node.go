@@ -2,6 +2,7 @@ package raftnode
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,16 +28,23 @@ type Transport interface {
 	Send(msgs []raftpb.Message)
 }
 
+// Identity names a member for good: it is written into a new WAL and read
+// back from it on every restart, so a member keeps its IDs across restarts.
+type Identity struct {
+	MemberID  uint64 `json:"memberID"`
+	ClusterID uint64 `json:"clusterID"`
+	Name      string `json:"name"`
+}
+
 // Config describes one member's Raft node.
 type Config struct {
-	ID      uint64 // this member's Raft ID, never 0
-	DataDir string // holds wal/ and snap/
+	// Identity is used when the data dir is new; on restart the one stored
+	// in the WAL wins (see Node.Identity).
+	Identity Identity
+	DataDir  string // holds wal/ and snap/
 	// Peers are the voters of a brand-new cluster (including this member);
 	// ignored when the data dir already holds a WAL.
 	Peers []raft.Peer
-	// Metadata is written into a new WAL (member and cluster identity) and
-	// returned by Start on restart in Node.Metadata.
-	Metadata []byte
 
 	TickInterval   time.Duration // one Raft tick, the heartbeat interval
 	ElectionTicks  int           // ticks without a leader before a campaign
@@ -65,8 +73,8 @@ type Node struct {
 	wal     *wal.WAL
 	snapDir string
 
-	// Metadata is the WAL metadata (as given to the first Start).
-	Metadata []byte
+	// Identity is the member's identity as stored in its WAL.
+	Identity Identity
 	// Restarted is true when the member started from existing data.
 	Restarted bool
 	// SnapshotIndex is the index of the snapshot restored at start (0 if none).
@@ -107,9 +115,6 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ID == 0 {
-		return nil, errors.New("raftnode: member ID 0")
-	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 100 * time.Millisecond
 	}
@@ -133,7 +138,6 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 	n.reads.init()
 	walDir := filepath.Join(cfg.DataDir, "wal")
 	rc := &raft.Config{
-		ID:              cfg.ID,
 		ElectionTick:    cfg.ElectionTicks,
 		HeartbeatTick:   cfg.HeartbeatTicks,
 		Storage:         n.storage,
@@ -158,7 +162,11 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 			w.Close()
 			return nil, fmt.Errorf("raftnode: wal in %s starts at entry %d but the snapshot ends at %d: entries are missing", walDir, ents[0].Index, meta.Index)
 		}
-		n.wal, n.Metadata, n.Restarted, n.SnapshotIndex, n.prevSnap = w, md, true, meta.Index, meta.Index
+		if err := json.Unmarshal(md, &n.Identity); err != nil || n.Identity.MemberID == 0 {
+			w.Close()
+			return nil, fmt.Errorf("raftnode: wal in %s has no valid member identity (%q)", walDir, md)
+		}
+		n.wal, n.Restarted, n.SnapshotIndex, n.prevSnap = w, true, meta.Index, meta.Index
 		if meta.Index > 0 {
 			cs := meta.ConfState
 			if err := n.storage.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: meta.Index, Term: meta.Term, ConfState: cs}}); err != nil {
@@ -175,17 +183,26 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		n.commit.Store(hs.Commit)
 		n.term.Store(hs.Term)
 		rc.Applied = meta.Index
+		rc.ID = n.Identity.MemberID
 		n.raft = raft.RestartNode(rc)
-		n.log.Info("raft node restarted", "id", fmt.Sprintf("%x", cfg.ID), "snapshot_index", meta.Index,
+		n.log.Info("raft node restarted", "id", fmt.Sprintf("%x", rc.ID), "snapshot_index", meta.Index,
 			"wal_entries", len(ents), "commit", hs.Commit, "term", hs.Term)
 	} else {
-		w, err := wal.Create(walDir, cfg.Metadata, n.log)
+		if cfg.Identity.MemberID == 0 {
+			return nil, errors.New("raftnode: member ID 0")
+		}
+		md, err := json.Marshal(cfg.Identity)
+		if err != nil {
+			return nil, err
+		}
+		w, err := wal.Create(walDir, md, n.log)
 		if err != nil {
 			return nil, fmt.Errorf("raftnode: create wal: %w", err)
 		}
-		n.wal, n.Metadata = w, cfg.Metadata
+		n.wal, n.Identity = w, cfg.Identity
+		rc.ID = cfg.Identity.MemberID
 		n.raft = raft.StartNode(rc, cfg.Peers)
-		n.log.Info("raft node started", "id", fmt.Sprintf("%x", cfg.ID), "peers", len(cfg.Peers))
+		n.log.Info("raft node started", "id", fmt.Sprintf("%x", rc.ID), "peers", len(cfg.Peers))
 	}
 	go n.run()
 	return n, nil
@@ -238,7 +255,7 @@ type Status struct {
 
 // Status returns the node's state as of its last Ready.
 func (n *Node) Status() Status {
-	st := Status{ID: n.cfg.ID, Term: n.term.Load(), Leader: n.lead.Load(), Commit: n.commit.Load(),
+	st := Status{ID: n.Identity.MemberID, Term: n.term.Load(), Leader: n.lead.Load(), Commit: n.commit.Load(),
 		IsLeader: n.isLeader.Load(), RecvAppend: n.recvApp.Load(), SendAppend: n.sendApp.Load()}
 	if ns := n.leaderSet.Load(); ns != 0 {
 		st.LeaderSince = time.Unix(0, ns)

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/arbor-kv/arbor/internal/store"
+)
+
+const entryRequests = 0x01
+
+// maxBatchBytes bounds one log entry, well under the raft message limit.
+const maxBatchBytes = 512 << 10
+
+// encodeBatch writes requests into one log entry.
+func encodeBatch(reqs [][]byte) []byte {
+	size := 1 + binary.MaxVarintLen64
+	for _, r := range reqs {
+		size += binary.MaxVarintLen64 + len(r)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, entryRequests)
+	b = binary.AppendUvarint(b, uint64(len(reqs)))
+	for _, r := range reqs {
+		b = binary.AppendUvarint(b, uint64(len(r)))
+		b = append(b, r...)
+	}
+	return b
+}
+
+var errBadEntry = errors.New("server: malformed log entry")
+
+// decodeBatch reads the requests of one log entry.
+func decodeBatch(b []byte) ([]*store.Request, error) {
+	if len(b) == 0 || b[0] != entryRequests {
+		return nil, fmt.Errorf("%w: unknown entry type", errBadEntry)
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: bad count", errBadEntry)
+	}
+	b = b[k:]
+	reqs := make([]*store.Request, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, fmt.Errorf("%w: request %d truncated", errBadEntry, i)
+		}
+		r := new(store.Request)
+		if err := r.Unmarshal(b[k : k+int(l)]); err != nil {
+			return nil, fmt.Errorf("%w: request %d: %v", errBadEntry, i, err)
+		}
+		reqs = append(reqs, r)
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errBadEntry, len(b))
+	}
+	return reqs, nil
+}

@@ -1,0 +1,450 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/arbor-kv/arbor/internal/apierr"
+	"github.com/arbor-kv/arbor/internal/httpapi"
+	"github.com/arbor-kv/arbor/internal/raftnode"
+	"github.com/arbor-kv/arbor/internal/store"
+)
+
+// Config describes a member.
+type Config struct {
+	Name       string
+	DataDir    string
+	ClientURLs []string
+	PeerURLs   []string
+
+	// SnapshotCount is how many log entries are applied between snapshots.
+	SnapshotCount uint64
+	HistorySize   int
+	MaxWatchers   int
+
+	TickInterval  time.Duration // Raft heartbeat
+	ElectionTicks int           // election timeout in ticks
+	// RequestTimeout bounds how long a write waits to be applied.
+	RequestTimeout time.Duration
+	// SyncInterval is how often the leader proposes its time while keys
+	// with a TTL exist (etcd: 500 ms).
+	SyncInterval time.Duration
+	// StrictReads makes every read linearizable.
+	StrictReads bool
+
+	Logger *slog.Logger
+	Clock  func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Name == "" {
+		c.Name = "default"
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = 10000
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 10
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5*time.Second + 2*time.Duration(c.ElectionTicks)*c.TickInterval
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = 500 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+// Server is a running member. It implements httpapi.Backend.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+	node  *raftnode.Node
+	id    raftnode.Identity
+	start time.Time
+
+	waits   *waitRegistry
+	applied *appliedWait
+	// appliedIndex is the Raft index of the last applied entry.
+	// Invariant: appliedIndex <= node commit index.
+	appliedIndex atomic.Uint64
+	// readyIndex is the commit index known at start: local reads wait until
+	// it is applied, so a restart never serves older state than before.
+	readyIndex uint64
+
+	proposec chan *store.Request
+	idSeq    atomic.Uint64
+
+	snapshotting atomic.Bool
+	lastSnap     uint64 // owned by the apply goroutine
+
+	stopc chan struct{}
+	wg    sync.WaitGroup
+	stop  sync.Once
+}
+
+var _ httpapi.Backend = (*Server)(nil)
+
+// Start opens (or creates) the member's data and starts serving.
+func Start(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		store:    store.New(store.Config{HistorySize: cfg.HistorySize, MaxWatchers: cfg.MaxWatchers}),
+		start:    cfg.Clock(),
+		waits:    newWaitRegistry(),
+		applied:  newAppliedWait(),
+		proposec: make(chan *store.Request, 4096),
+		stopc:    make(chan struct{}),
+	}
+	id := raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}
+	node, err := raftnode.Start(raftnode.Config{
+		Identity:      id,
+		DataDir:       cfg.DataDir,
+		Peers:         []raft.Peer{{ID: id.MemberID}},
+		TickInterval:  cfg.TickInterval,
+		ElectionTicks: cfg.ElectionTicks,
+		Logger:        cfg.Logger,
+	}, func(r io.Reader) error { return s.store.Restore(r) })
+	if err != nil {
+		return nil, err
+	}
+	s.node, s.id = node, node.Identity
+	if node.Identity.Name != cfg.Name {
+		s.log.Warn("data dir belongs to another member name; keeping the stored one",
+			"stored", node.Identity.Name, "given", cfg.Name)
+	}
+	s.lastSnap = node.SnapshotIndex
+	s.appliedIndex.Store(node.SnapshotIndex)
+	s.applied.advance(node.SnapshotIndex)
+	s.readyIndex = node.Status().Commit
+	s.log.Info("member starting", "name", s.id.Name, "id", fmt.Sprintf("%x", s.id.MemberID),
+		"cluster", fmt.Sprintf("%x", s.id.ClusterID), "role", "voter", "data_dir", cfg.DataDir,
+		"restarted", node.Restarted, "replay_to", s.readyIndex)
+
+	s.wg.Add(3)
+	go s.applyLoop()
+	go s.proposeLoop()
+	go s.clockLoop()
+	// A single voter need not wait out an election timeout.
+	if err := node.Campaign(context.Background()); err != nil {
+		s.log.Warn("campaign", "err", err)
+	}
+	return s, nil
+}
+
+// Stop stops the member and waits for its goroutines. In-flight writes fail.
+func (s *Server) Stop() {
+	s.stop.Do(func() {
+		close(s.stopc)
+		s.node.Stop()
+		s.wg.Wait()
+	})
+}
+
+// ID is this member's ID.
+func (s *Server) ID() uint64 { return s.id.MemberID }
+
+// Store exposes the member's store for read-only inspection in tests.
+func (s *Server) Store() *store.Store { return s.store }
+
+func randomID() uint64 {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(fmt.Sprintf("server: crypto/rand failed: %v", err))
+		}
+		if id := binary.BigEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
+}
+
+// nextRequestID is unique across members: the member ID's low 16 bits,
+// then a counter seeded from the clock so restarts do not reuse IDs.
+func (s *Server) nextRequestID() uint64 {
+	if s.idSeq.Load() == 0 {
+		s.idSeq.CompareAndSwap(0, uint64(time.Now().UnixNano())&(1<<47-1))
+	}
+	return s.id.MemberID<<48 | (s.idSeq.Add(1) & (1<<48 - 1))
+}
+
+// Write proposes r and waits for the store's result.
+func (s *Server) Write(ctx context.Context, r *store.Request) (*store.Event, error) {
+	r.ID = s.nextRequestID()
+	proposalsTotal.Inc()
+	ch := s.waits.register(r.ID)
+	timer := time.NewTimer(s.cfg.RequestTimeout)
+	defer timer.Stop()
+	select {
+	case s.proposec <- r:
+	case <-ctx.Done():
+		s.waits.cancel(r.ID)
+		return nil, ctx.Err()
+	case <-timer.C:
+		s.waits.cancel(r.ID)
+		return nil, s.timeoutErr()
+	case <-s.stopc:
+		s.waits.cancel(r.ID)
+		return nil, s.stoppedErr()
+	}
+	select {
+	case res := <-ch:
+		if res.err != nil && !isStoreError(res.err) {
+			proposalsFailed.Inc()
+		}
+		return res.ev, res.err
+	case <-ctx.Done():
+		s.waits.cancel(r.ID)
+		return nil, ctx.Err()
+	case <-timer.C:
+		s.waits.cancel(r.ID)
+		proposalsFailed.Inc()
+		return nil, s.timeoutErr()
+	case <-s.stopc:
+		s.waits.cancel(r.ID)
+		return nil, s.stoppedErr()
+	}
+}
+
+func isStoreError(err error) bool {
+	var e *apierr.Error
+	return errors.As(err, &e) && e.Code < 300
+}
+
+func (s *Server) timeoutErr() error {
+	return apierr.New(apierr.RaftInternal, "request timed out", s.store.Index())
+}
+
+func (s *Server) stoppedErr() error {
+	return apierr.New(apierr.RaftInternal, "member is stopping", s.store.Index())
+}
+
+// proposeLoop batches every pending write into one log entry.
+func (s *Server) proposeLoop() {
+	defer s.wg.Done()
+	var (
+		ids  []uint64
+		reqs [][]byte
+	)
+	for {
+		var r *store.Request
+		select {
+		case r = <-s.proposec:
+		case <-s.stopc:
+			return
+		}
+		ids, reqs = append(ids[:0], r.ID), append(reqs[:0], r.Marshal())
+		size := len(reqs[0])
+	drain:
+		for size < maxBatchBytes {
+			select {
+			case r = <-s.proposec:
+				b := r.Marshal()
+				ids, reqs = append(ids, r.ID), append(reqs, b)
+				size += len(b)
+			default:
+				break drain
+			}
+		}
+		batchSize.Observe(float64(len(ids)))
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		err := s.node.Propose(ctx, encodeBatch(reqs))
+		cancel()
+		if err != nil {
+			code := apierr.RaftInternal
+			if errors.Is(err, raft.ErrProposalDropped) {
+				code = apierr.LeaderElect
+			}
+			for _, id := range ids {
+				s.waits.trigger(id, result{err: apierr.New(code, err.Error(), s.store.Index())})
+			}
+		}
+	}
+}
+
+// applyLoop applies committed entries in log order.
+func (s *Server) applyLoop() {
+	defer s.wg.Done()
+	for a := range s.node.Apply() {
+		var last uint64
+		for _, e := range a.Entries {
+			s.applyEntry(e)
+			last = e.Index
+		}
+		s.appliedIndex.Store(last)
+		a.Done()
+		s.applied.advance(last)
+		appliedIndexGauge.Set(float64(last))
+		s.maybeSnapshot(last)
+	}
+}
+
+func (s *Server) applyEntry(e raftpb.Entry) {
+	switch e.Type {
+	case raftpb.EntryNormal:
+		if len(e.Data) == 0 {
+			return // a new leader's empty entry
+		}
+		reqs, err := decodeBatch(e.Data)
+		if err != nil {
+			// Every member decodes the same bytes, so skipping keeps them
+			// identical; the WAL's CRC makes this a bug, not disk damage.
+			s.log.Error("skipping undecodable log entry", "index", e.Index, "err", err)
+			return
+		}
+		for _, r := range reqs {
+			ev, err := s.store.Apply(r)
+			if r.ID != 0 {
+				s.waits.trigger(r.ID, result{ev: ev, err: err})
+			}
+		}
+	case raftpb.EntryConfChange:
+		var cc raftpb.ConfChange
+		if err := cc.Unmarshal(e.Data); err != nil {
+			s.log.Error("skipping undecodable conf change", "index", e.Index, "err", err)
+			return
+		}
+		s.node.ApplyConfChange(cc)
+	}
+}
+
+// maybeSnapshot captures the store every SnapshotCount entries and writes it
+// out in the background: capturing is O(1), so writes never wait for it.
+func (s *Server) maybeSnapshot(applied uint64) {
+	if applied-s.lastSnap < s.cfg.SnapshotCount || !s.snapshotting.CompareAndSwap(false, true) {
+		return
+	}
+	sn := s.store.Snapshot()
+	cs := s.node.ConfState()
+	s.lastSnap = applied
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.snapshotting.Store(false)
+		err := s.node.SaveSnapshot(applied, cs, func(w io.Writer) error {
+			_, err := sn.WriteTo(w)
+			return err
+		})
+		if err != nil && !errors.Is(err, raftnode.ErrStopped) {
+			s.log.Error("snapshot failed", "index", applied, "err", err)
+		}
+	}()
+}
+
+// clockLoop keeps time flowing through the log while this member leads:
+// first an Extend covering the time without a leader, then a Sync every
+// SyncInterval while any key has a TTL.
+func (s *Server) clockLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.SyncInterval)
+	defer t.Stop()
+	var extendedTerm uint64
+	for {
+		select {
+		case <-t.C:
+		case <-s.node.LeaderChanged():
+		case <-s.stopc:
+			return
+		}
+		st := s.node.Status()
+		if !st.IsLeader {
+			extendedTerm = 0
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		if extendedTerm != st.Term {
+			if _, err := s.Write(ctx, &store.Request{Method: store.MethodExtend, Time: s.cfg.Clock().UnixNano()}); err == nil {
+				extendedTerm = st.Term
+			} else {
+				s.log.Warn("extend expirations", "err", err)
+			}
+		} else if _, ok := s.store.NextExpiration(); ok {
+			if _, err := s.Write(ctx, &store.Request{Method: store.MethodSync, Time: s.cfg.Clock().UnixNano()}); err != nil {
+				s.log.Warn("sync time", "err", err)
+			}
+		}
+		cancel()
+	}
+}
+
+// Get reads path; with quorum (or StrictReads) it is linearizable.
+func (s *Server) Get(ctx context.Context, path string, recursive, sorted, quorum bool) (*store.Event, error) {
+	target := s.readyIndex
+	if quorum || s.cfg.StrictReads {
+		idx, err := s.node.ReadIndex(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, apierr.New(apierr.RaftInternal, err.Error(), s.store.Index())
+		}
+		target = max(target, idx)
+	}
+	select {
+	case <-s.applied.wait(target):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stopc:
+		return nil, s.stoppedErr()
+	}
+	return s.store.Get(path, recursive, sorted, s.cfg.Clock())
+}
+
+// Watch starts a watcher on the local store.
+func (s *Server) Watch(path string, recursive, stream bool, sinceIndex uint64) (*store.Watcher, error) {
+	return s.store.Watch(path, recursive, stream, sinceIndex)
+}
+
+// Status is the member's state for response headers.
+func (s *Server) Status() httpapi.Status {
+	st := s.node.Status()
+	return httpapi.Status{
+		StoreIndex: s.store.Index(),
+		RaftIndex:  s.appliedIndex.Load(),
+		RaftTerm:   st.Term,
+		ClusterID:  s.id.ClusterID,
+		LeaderID:   st.Leader,
+	}
+}
+
+// StoreStats is /v2/stats/store.
+func (s *Server) StoreStats() store.Stats { return s.store.Stats() }
+
+// Members lists the cluster (a single member until clustering lands).
+func (s *Server) Members() []httpapi.Member {
+	return []httpapi.Member{{ID: s.id.MemberID, Name: s.id.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs}}
+}
+
+// Health is nil when the member has a leader and has caught up with the
+// commit index it knew at start.
+func (s *Server) Health(ctx context.Context) error {
+	if s.node.Status().Leader == raft.None {
+		return errors.New("no leader")
+	}
+	if s.appliedIndex.Load() < s.readyIndex {
+		return errors.New("replaying the log")
+	}
+	return nil
+}
