@@ -86,7 +86,7 @@ type WAL struct {
 	metadata []byte
 	// hs and the snapshot marker are repeated at the head of every new
 	// segment, so that releasing older segments never loses them.
-	hs                 raftpb.HardState
+	hs                  raftpb.HardState
 	snapIndex, snapTerm uint64
 	// lastIndex is the highest index the log has reached (last entry or
 	// snapshot); a new segment is named after lastIndex+1.
