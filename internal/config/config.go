@@ -94,8 +94,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Value == "" && e.Source == "" {
+	switch {
+	case e.Source == "" && e.Value == "":
 		return "config: " + e.Err.Error()
+	case e.Value == "":
+		return fmt.Sprintf("config: %s: %v", e.Source, e.Err)
 	}
 	return fmt.Sprintf("config: %s %q: %v", e.Source, e.Value, e.Err)
 }

@@ -21,14 +21,18 @@ func (st *state) readFile(path string, data []byte) error {
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		return &Error{Setting: "config", Source: path, Value: "", Err: fmt.Errorf("%w: not valid TOML: %v", ErrInvalid, err)}
 	}
+	// Keys in order, so that a file with several bad values always reports
+	// the same one first.
 	var unknown []string
-	for key, val := range doc {
+	for _, key := range sortedKeys(doc) {
+		val := doc[key]
 		if tables[key] {
 			tbl, ok := val.(map[string]any)
 			if !ok {
 				return &Error{Setting: "config", Source: path + ": " + key, Value: fmt.Sprint(val), Err: invalid("want a table [%s]", key)}
 			}
-			for sub, v := range tbl {
+			for _, sub := range sortedKeys(tbl) {
+				v := tbl[sub]
 				full := key + "." + sub
 				if err := st.fileValue(path, full, v); err != nil {
 					if err == errUnknownKey {
@@ -49,10 +53,18 @@ func (st *state) readFile(path string, data []byte) error {
 		}
 	}
 	if len(unknown) > 0 {
-		sort.Strings(unknown)
 		return &Error{Setting: "config", Source: path, Value: strings.Join(unknown, ", "), Err: ErrUnknownKey}
 	}
 	return nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // errUnknownKey marks a key no setting has; readFile gathers them all

@@ -73,7 +73,7 @@ func (st *state) flagError(err error) error {
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		return &Error{Setting: canonical(strings.TrimLeft(name, "-")), Source: "command line", Value: name, Err: invalid("flag needs a value")}
 	}
-	return &Error{Source: "command line", Err: err}
+	return &Error{Err: err}
 }
 
 // warnDeprecatedFlags adds one warning per deprecated name used, in the

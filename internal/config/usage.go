@@ -76,10 +76,13 @@ func writeSetting(b *strings.Builder, s *setting) {
 }
 
 // writeWrapped writes text indented, breaking lines between words so that
-// none is longer than width where the words allow.
+// none is longer than width where the words allow. A table name stays on
+// the line of its key ("[peer] addr").
 func writeWrapped(b *strings.Builder, text, indent string, width int) {
+	text = strings.ReplaceAll(text, "] ", "]\x00")
 	line := ""
 	for _, w := range strings.Fields(text) {
+		w = strings.ReplaceAll(w, "\x00", " ")
 		if line != "" && len(indent)+len(line)+1+len(w) > width {
 			b.WriteString(indent + line + "\n")
 			line = ""
