@@ -1,9 +1,20 @@
 package snap
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -11,21 +22,400 @@ import (
 // ErrNoSnapshot is returned by Load when no usable snapshot exists.
 var ErrNoSnapshot = errors.New("snap: no usable snapshot")
 
-// Meta describes the raft position a snapshot captures.
+// Meta describes the Raft position a snapshot captures.
 type Meta struct {
 	Index, Term uint64
 	ConfState   raftpb.ConfState
 }
 
-// Save writes a snapshot file atomically and returns its final path.
-func Save(dir string, meta Meta, write func(io.Writer) error) (string, error) {
-	return "", errors.New("snap: not implemented")
+const (
+	magic   = "ARBORSNP"
+	version = 1
+
+	// prefixSize is magic, version and the meta length.
+	prefixSize = 8 + 4 + 4
+	// trailerSize is the body length and the file CRC.
+	trailerSize = 8 + 4
+	// maxMetaSize bounds the encoded Meta; a ConfState of even thousands of
+	// members is far below it, so a larger value means a damaged header.
+	maxMetaSize = 1 << 20
+	// metaFixed is index and term ahead of the encoded ConfState.
+	metaFixed = 16
+
+	snapSuffix = ".snap"
+	tmpSuffix  = ".tmp"
+
+	bufSize = 256 << 10
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// inProgress holds the temp paths of Saves running in this process, so a
+// concurrent Purge does not delete a snapshot being written.
+var inProgress sync.Map // path -> struct{}
+
+func fileName(term, index uint64) string {
+	return fmt.Sprintf("%016x-%016x%s", term, index, snapSuffix)
 }
 
-// Load restores the newest valid snapshot.
+// parseFileName accepts exactly the names fileName produces.
+func parseFileName(name string) (term, index uint64, ok bool) {
+	if len(name) != 16+1+16+len(snapSuffix) || !strings.HasSuffix(name, snapSuffix) {
+		return 0, 0, false
+	}
+	if _, err := fmt.Sscanf(name[:33], "%016x-%016x", &term, &index); err != nil {
+		return 0, 0, false
+	}
+	return term, index, fileName(term, index) == name
+}
+
+// isTempName matches the names Save's temp files get:
+// "<term>-<index>.snap.<random>.tmp".
+func isTempName(name string) bool {
+	return strings.Contains(name, snapSuffix+".") && strings.HasSuffix(name, tmpSuffix)
+}
+
+// progressKey names a temp file independently of how the caller spelled
+// the directory.
+func progressKey(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
+}
+
+// encodeHeader returns the header: prefix, meta and the header CRC.
+func encodeHeader(meta Meta) ([]byte, error) {
+	cs, err := meta.ConfState.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("snap: marshal conf state: %w", err)
+	}
+	metaLen := metaFixed + len(cs)
+	if metaLen > maxMetaSize {
+		return nil, fmt.Errorf("snap: conf state of %d bytes is too large", len(cs))
+	}
+	b := make([]byte, 0, prefixSize+metaLen+4)
+	b = append(b, magic...)
+	b = binary.LittleEndian.AppendUint32(b, version)
+	b = binary.LittleEndian.AppendUint32(b, uint32(metaLen))
+	b = binary.LittleEndian.AppendUint64(b, meta.Index)
+	b = binary.LittleEndian.AppendUint64(b, meta.Term)
+	b = append(b, cs...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	return b, nil
+}
+
+// headerLen reads the prefix and says how long the whole header is. It
+// never trusts the length beyond maxMetaSize.
+func headerLen(prefix []byte) (int, error) {
+	if len(prefix) < prefixSize {
+		return 0, errors.New("file shorter than a header")
+	}
+	if string(prefix[:8]) != magic {
+		return 0, errors.New("bad magic")
+	}
+	if v := binary.LittleEndian.Uint32(prefix[8:12]); v != version {
+		return 0, fmt.Errorf("unsupported version %d", v)
+	}
+	metaLen := binary.LittleEndian.Uint32(prefix[12:16])
+	if metaLen < metaFixed || metaLen > maxMetaSize {
+		return 0, fmt.Errorf("meta length %d out of range", metaLen)
+	}
+	return prefixSize + int(metaLen) + 4, nil
+}
+
+// decodeHeader checks and decodes a whole header as sized by headerLen.
+func decodeHeader(h []byte) (Meta, error) {
+	n, err := headerLen(h)
+	if err != nil {
+		return Meta{}, err
+	}
+	if len(h) != n {
+		return Meta{}, fmt.Errorf("header is %d bytes, want %d", len(h), n)
+	}
+	if crc32.Checksum(h[:n-4], crcTable) != binary.LittleEndian.Uint32(h[n-4:]) {
+		return Meta{}, errors.New("header crc mismatch")
+	}
+	m := h[prefixSize : n-4]
+	meta := Meta{
+		Index: binary.LittleEndian.Uint64(m[0:8]),
+		Term:  binary.LittleEndian.Uint64(m[8:16]),
+	}
+	if err := meta.ConfState.Unmarshal(m[metaFixed:]); err != nil {
+		return Meta{}, fmt.Errorf("undecodable conf state: %w", err)
+	}
+	return meta, nil
+}
+
+// Save writes a snapshot file atomically and returns its final path,
+// "<dir>/<term>-<index>.snap" (16 hex digits each).
+//
+// The body is whatever write produces, streamed through a buffer straight
+// to the file; it is never held in memory. Save writes to a temp file in
+// dir, appends the trailer, fsyncs, renames it into place and fsyncs dir,
+// so a crash leaves either the old set of snapshots or the new one plus
+// possibly a temp file (ignored by Load, deleted by Purge). An error from
+// write aborts the save and is returned wrapped. Save may run in another
+// goroutine than Load and Purge.
+func Save(dir string, meta Meta, write func(io.Writer) error) (path string, err error) {
+	start := time.Now()
+	hdr, err := encodeHeader(meta)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	final := filepath.Join(dir, fileName(meta.Term, meta.Index))
+	f, err := os.CreateTemp(dir, fileName(meta.Term, meta.Index)+".*"+tmpSuffix)
+	if err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	tmp := f.Name()
+	inProgress.Store(progressKey(tmp), struct{}{})
+	defer inProgress.Delete(progressKey(tmp))
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+
+	crc := crc32.New(crcTable)
+	bw := bufio.NewWriterSize(io.MultiWriter(f, crc), bufSize)
+	if _, err := bw.Write(hdr); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	body := &countWriter{w: bw}
+	if err := write(body); err != nil {
+		return "", fmt.Errorf("snap: save: write body: %w", err)
+	}
+	var bodyLen [8]byte
+	binary.LittleEndian.PutUint64(bodyLen[:], body.n)
+	if _, err := bw.Write(bodyLen[:]); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	if _, err := f.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	done = true
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return "", fmt.Errorf("snap: save: %w", err)
+	}
+	saveDuration.Observe(time.Since(start).Seconds())
+	return final, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n uint64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += uint64(n)
+	return n, err
+}
+
+// hashReader feeds everything read through it into a CRC.
+type hashReader struct {
+	r io.Reader
+	h hash.Hash32
+}
+
+func (h *hashReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	return n, err
+}
+
+// Load finds the newest snapshot (highest index, then term) whose header is
+// valid and calls restore with its Meta and a buffered reader of its body.
+// restore must consume the body; Load then checks the file CRC over what
+// was read plus any unread rest. If the file is damaged or restore fails,
+// Load logs why and tries the next older snapshot, so restore must reset
+// whatever a failed attempt left behind. It returns the Meta of the
+// snapshot restored, or ErrNoSnapshot when none could be.
 func Load(dir string, log *slog.Logger, restore func(Meta, io.Reader) error) (Meta, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	snaps, err := list(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return Meta{}, ErrNoSnapshot
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("snap: load: %w", err)
+	}
+	for _, s := range snaps {
+		meta, err := loadFile(s.path, restore)
+		if err == nil {
+			return meta, nil
+		}
+		log.Warn("snap: skipping unusable snapshot", "path", s.path, "err", err)
+	}
 	return Meta{}, ErrNoSnapshot
 }
 
-// Purge deletes all but the newest keep snapshots and leftover temp files.
-func Purge(dir string, keep int) error { return nil }
+// loadFile checks one snapshot file and, if its header holds up, streams
+// its body to restore and verifies the CRC.
+func loadFile(path string, restore func(Meta, io.Reader) error) (Meta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Meta{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Meta{}, err
+	}
+	size := st.Size()
+
+	prefix := make([]byte, prefixSize)
+	if _, err := f.ReadAt(prefix, 0); err != nil {
+		return Meta{}, errors.New("file shorter than a header")
+	}
+	n, err := headerLen(prefix)
+	if err != nil {
+		return Meta{}, err
+	}
+	if int64(n)+trailerSize > size {
+		return Meta{}, fmt.Errorf("file of %d bytes too short for its %d-byte header", size, n)
+	}
+	hdr := make([]byte, n)
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		return Meta{}, err
+	}
+	meta, err := decodeHeader(hdr)
+	if err != nil {
+		return Meta{}, err
+	}
+	if term, index, _ := parseFileName(filepath.Base(path)); term != meta.Term || index != meta.Index {
+		return Meta{}, fmt.Errorf("header says term %d index %d, not what the name says", meta.Term, meta.Index)
+	}
+	var trailer [trailerSize]byte
+	if _, err := f.ReadAt(trailer[:], size-trailerSize); err != nil {
+		return Meta{}, err
+	}
+	bodyLen := size - int64(n) - trailerSize
+	if got := binary.LittleEndian.Uint64(trailer[0:8]); got != uint64(bodyLen) {
+		return Meta{}, fmt.Errorf("trailer records a %d-byte body but the file holds %d (truncated?)", got, bodyLen)
+	}
+
+	crc := crc32.New(crcTable)
+	crc.Write(hdr)
+	hr := &hashReader{r: io.NewSectionReader(f, int64(n), bodyLen), h: crc}
+	if err := restore(meta, bufio.NewReaderSize(hr, bufSize)); err != nil {
+		return Meta{}, fmt.Errorf("restore: %w", err)
+	}
+	// Whatever restore left unread (including what the buffer read ahead
+	// of it) still has to pass through the CRC.
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return Meta{}, err
+	}
+	crc.Write(trailer[0:8])
+	if crc.Sum32() != binary.LittleEndian.Uint32(trailer[8:12]) {
+		return Meta{}, errors.New("crc mismatch")
+	}
+	return meta, nil
+}
+
+type fileInfo struct {
+	term, index uint64
+	path        string
+}
+
+// list returns dir's snapshot files, newest first.
+func list(dir string) ([]fileInfo, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []fileInfo
+	for _, de := range des {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		if term, index, ok := parseFileName(de.Name()); ok {
+			out = append(out, fileInfo{term: term, index: index, path: filepath.Join(dir, de.Name())})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].index != out[j].index {
+			return out[i].index > out[j].index
+		}
+		return out[i].term > out[j].term
+	})
+	return out, nil
+}
+
+// Purge deletes all but the newest keep snapshot files (by index, then
+// term; validity is not checked, so keep at least 2 to leave Load a
+// fallback), and temp files left by crashed Saves. Temp files of Saves
+// still running in this process are left alone. keep must be at least 1.
+func Purge(dir string, keep int) error {
+	if keep < 1 {
+		return fmt.Errorf("snap: purge: keep %d: at least one snapshot must be kept", keep)
+	}
+	snaps, err := list(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("snap: purge: %w", err)
+	}
+	var errs []error
+	if len(snaps) > keep {
+		for _, s := range snaps[keep:] {
+			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("snap: purge: %w", err)
+	}
+	for _, de := range des {
+		if !isTempName(de.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, de.Name())
+		if _, busy := inProgress.Load(progressKey(p)); busy {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("snap: purge: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
