@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/arbor-kv/arbor/internal/store"
+)
+
+// serveKeys answers /v2/keys: a read, a write or a watch.
+func (h *handler) serveKeys(w *statusWriter, r *http.Request) {
+	// Bounding the body before the form parser sees it: a larger body
+	// fails the parse (error 210) and net/http closes the connection
+	// rather than read the rest, so nothing is written and nothing hangs.
+	if r.Body != nil {
+		// The connection's own writer, not the wrapper: MaxBytesReader
+		// looks for net/http's private hook that closes the connection.
+		r.Body = http.MaxBytesReader(w.ResponseWriter, r.Body, h.maxBytes)
+	}
+	kr, err := parseKeyRequest(r, h.now())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	switch {
+	case kr.write != nil:
+		ev, err := h.b.Write(r.Context(), kr.write)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.writeEvent(w, r, ev, kr.noValueOnSuccess)
+	case kr.wait:
+		w.watch = true
+		h.serveWatch(w, r, kr)
+	default:
+		ev, err := h.b.Get(r.Context(), kr.key, kr.recursive, kr.sorted, kr.quorum)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.writeEvent(w, r, ev, kr.noValueOnSuccess)
+	}
+}
+
+// setRaftHeaders sets the headers every successful keys response carries.
+func (h *handler) setRaftHeaders(hdr http.Header, etcdIndex uint64) {
+	st := h.b.Status()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("X-Etcd-Index", strconv.FormatUint(etcdIndex, 10))
+	hdr.Set("X-Raft-Index", strconv.FormatUint(st.RaftIndex, 10))
+	hdr.Set("X-Raft-Term", strconv.FormatUint(st.RaftTerm, 10))
+}
+
+// writeEvent answers with the result of a read or write.
+func (h *handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.Event, noValueOnSuccess bool) {
+	if ev == nil {
+		// A Backend bug, but the client still deserves an answer.
+		h.writeError(w, r, errors.New("httpapi: backend returned no event"))
+		return
+	}
+	h.setRaftHeaders(w.Header(), ev.EtcdIndex)
+	status := http.StatusOK
+	if created(ev) {
+		status = http.StatusCreated
+	}
+	body := ev.Encode()
+	if noValueOnSuccess && hidesValue(ev.Action) {
+		body = actionOnly(ev.Action)
+	}
+	writeBody(w, r, status, body)
+}
+
+// created says whether etcd answers 201: a node came into being.
+func created(ev *store.Event) bool {
+	return ev.Action == store.ActionCreate || ev.Action == store.ActionSet && ev.PrevNode == nil
+}
+
+// hidesValue says whether noValueOnSuccess applies to action. etcd drops
+// both node and prevNode, and only for these actions; a delete still shows
+// what was deleted.
+func hidesValue(action string) bool {
+	switch action {
+	case store.ActionSet, store.ActionCreate, store.ActionUpdate, store.ActionCompareAndSwap:
+		return true
+	}
+	return false
+}
+
+func actionOnly(action string) []byte {
+	// Marshalling one string cannot fail.
+	b, _ := json.Marshal(struct {
+		Action string `json:"action"`
+	}{action})
+	return append(b, '\n')
+}
+
+// serveWatch answers wait=true. Errors before the watch starts are ordinary
+// JSON errors; after that the status line and headers are out (flushed at
+// once, so a long-polling client knows it is registered), and the body is
+// one event for a long poll, or one event per line for a stream until the
+// client leaves, the server shuts down (r.Context() ends) or the watcher
+// fails, which simply ends the body as in etcd.
+func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
+	wa, err := h.b.Watch(kr.key, kr.recursive, kr.stream, kr.waitIndex)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer wa.Close()
+	watchesActive.Inc()
+	defer watchesActive.Dec()
+
+	h.setRaftHeaders(w.Header(), wa.StartIndex())
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	// A failed flush means the client is gone; Next sees the same through
+	// the context.
+	_ = rc.Flush()
+	ctx := r.Context()
+	for {
+		ev, err := wa.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				h.log.Debug("httpapi: watch ended", "key", kr.key, "err", err)
+			}
+			return
+		}
+		if _, err := w.Write(ev.Encode()); err != nil {
+			return
+		}
+		if !kr.stream {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}

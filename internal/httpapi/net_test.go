@@ -1,0 +1,53 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arbor-kv/arbor/internal/apierr"
+	"github.com/arbor-kv/arbor/internal/store"
+)
+
+// Over a real connection, a body past the limit is refused at once: the
+// server answers 210 and closes the connection rather than read (or wait
+// for) the rest, and nothing reaches the backend.
+func TestBodyLimitOverNetwork(t *testing.T) {
+	fb := &fakeBackend{writeFn: func(_ context.Context, r *store.Request) (*store.Event, error) {
+		return nil, apierr.New(apierr.NodeExist, r.Path, 1)
+	}}
+	opts := testOptions()
+	opts.MaxRequestBytes = 1024
+	srv := httptest.NewServer(New(fb, opts))
+	defer srv.Close()
+
+	for _, size := range []int{1025, 4 << 20} {
+		// The deadline only bounds a failure; a passing run never waits.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		body := "value=" + strings.Repeat("a", size-len("value="))
+		req, err := http.NewRequestWithContext(ctx, "PUT", srv.URL+"/v2/keys/big", bytes.NewReader([]byte(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			cancel()
+			t.Fatalf("size %d: %v", size, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		cancel()
+		if res.StatusCode != 400 || !strings.Contains(string(b), `"errorCode":210`) || !res.Close {
+			t.Fatalf("size %d: status %d close=%v body %s", size, res.StatusCode, res.Close, b)
+		}
+	}
+	if n := len(fb.recordedWrites()); n != 0 {
+		t.Fatalf("%d oversized writes reached the backend", n)
+	}
+}
