@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -92,6 +93,8 @@ type scanResult struct {
 	// away; reason says what was wrong with the record there.
 	torn   bool
 	reason string
+	// tornBytes is how much non-zero data the cut drops.
+	tornBytes int
 }
 
 // scanSegment walks the records in buf, the whole content of the segment
@@ -121,7 +124,8 @@ func scanSegment(path string, buf []byte, last bool, visit func(off int, typ byt
 			// The CRC matched, so this record was written whole: not torn.
 			return scanResult{}, &CorruptError{Path: path, Offset: int64(off), Reason: fmt.Sprintf("unknown record type %d", typ)}
 		case last && (errors.Is(err, errShort) || allZero(rest)):
-			return scanResult{end: off, torn: true, reason: err.Error()}, nil
+			dropped := len(bytes.TrimRight(buf[off:], "\x00"))
+			return scanResult{end: off, torn: true, reason: err.Error(), tornBytes: dropped}, nil
 		case errors.Is(err, errShort):
 			return scanResult{}, &CorruptError{Path: path, Offset: int64(off), Reason: err.Error() + " (not the last segment)"}
 		default:

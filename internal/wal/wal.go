@@ -151,8 +151,8 @@ func Create(dir string, metadata []byte, log *slog.Logger, opts ...Option) (*WAL
 // It returns the metadata given to Create, the last HardState saved (if
 // any, its Commit raised to snapIndex when lower: the snapshot holds only
 // committed entries, and a crash may have come between saving it and
-// saving the hard state, which Raft would otherwise reject), and the entries with Index > snapIndex, contiguous from
-// snapIndex+1. A later entry for an index replaces the earlier one and
+// saving the hard state, which Raft would otherwise reject), and the
+// entries with Index > snapIndex, contiguous from snapIndex+1. A later entry for an index replaces the earlier one and
 // everything after it, as Raft overwrites a conflicting suffix. The caller
 // owns the returned slices.
 //
@@ -207,13 +207,8 @@ func Open(dir string, snapIndex uint64, log *slog.Logger, opts ...Option) (w *WA
 		return nil, nil, hs, nil, fmt.Errorf("wal: open: %w", err)
 	}
 	if res.torn {
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, nil, hs, nil, fmt.Errorf("wal: open: %w", err)
-		}
 		w.log.Warn("wal: truncating torn record at the tail of the log",
-			"path", lastSeg.path, "offset", res.end, "dropped_bytes", st.Size()-int64(res.end), "reason", res.reason)
+			"path", lastSeg.path, "offset", res.end, "torn_bytes", res.tornBytes, "reason", res.reason)
 		if err := f.Truncate(int64(res.end)); err != nil {
 			f.Close()
 			return nil, nil, hs, nil, fmt.Errorf("wal: repair torn tail: %w", err)
