@@ -1,0 +1,241 @@
+// Command arbor is the Arbor server: one member of an etcd v2-compatible,
+// Raft-replicated key-value store. Flags, environment and config file are
+// etcd 0.4's (see docs/configuration.md); this file only wires packages.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/arbor-kv/arbor/internal/config"
+	"github.com/arbor-kv/arbor/internal/httpapi"
+	"github.com/arbor-kv/arbor/internal/server"
+	"github.com/arbor-kv/arbor/internal/snap"
+	"github.com/arbor-kv/arbor/internal/version"
+	"github.com/arbor-kv/arbor/internal/wal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "arbor: %v\nRun 'arbor -h' for the list of flags.\n", err)
+		return 2
+	}
+	if cfg.ShowHelp {
+		config.Usage(stdout)
+		return 0
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintf(stdout, "arbor version %s (etcd v%s API)\n", version.Version, version.APIVersion)
+		return 0
+	}
+	level := slog.LevelInfo
+	if cfg.Verbose || cfg.VeryVerbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("arbor stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if len(cfg.Peers) > 0 || cfg.PeersFile != "" || cfg.Discovery != "" {
+		return errors.New("-peers, -peers-file and -discovery need cluster support, which this build does not have yet; start without them for a single member")
+	}
+	if cfg.Force {
+		if err := os.RemoveAll(cfg.DataDir); err != nil {
+			return fmt.Errorf("-force: remove %s: %w", cfg.DataDir, err)
+		}
+		log.Warn("-force: removed the data dir", "data_dir", cfg.DataDir)
+	}
+	clientTLS, err := tlsConfig(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+	if err != nil {
+		return fmt.Errorf("client TLS: %w", err)
+	}
+	peerTLS, err := tlsConfig(cfg.PeerCertFile, cfg.PeerKeyFile, cfg.PeerCAFile)
+	if err != nil {
+		return fmt.Errorf("peer TLS: %w", err)
+	}
+	// Bind first: a port in use is reported before any data is touched.
+	clientLns, err := listenAll(cfg.ClientListen, clientTLS)
+	if err != nil {
+		return err
+	}
+	peerLns, err := listenAll(cfg.PeerListen, peerTLS)
+	if err != nil {
+		closeAll(clientLns)
+		return err
+	}
+
+	srv, err := server.Start(server.Config{
+		Name:          cfg.Name,
+		DataDir:       cfg.DataDir,
+		ClientURLs:    cfg.ClientURLs,
+		PeerURLs:      cfg.PeerURLs,
+		SnapshotCount: cfg.SnapshotCount,
+		HistorySize:   cfg.HistorySize,
+		MaxWatchers:   cfg.MaxWatchers,
+		TickInterval:  cfg.HeartbeatInterval,
+		ElectionTicks: electionTicks(cfg.ElectionTimeout, cfg.HeartbeatInterval),
+		StrictReads:   cfg.StrictReads,
+		SyncInterval:  500 * time.Millisecond,
+		Logger:        log,
+	})
+	if err != nil {
+		closeAll(clientLns)
+		closeAll(peerLns)
+		return err
+	}
+	defer srv.Stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, cs := range [][]prometheus.Collector{wal.Collectors(), snap.Collectors(), httpapi.Collectors(), srv.Collectors()} {
+		reg.MustRegister(cs...)
+	}
+	handler := httpapi.New(srv, httpapi.Options{
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		CORS:            cfg.CORS,
+		Logger:          log,
+		Gatherer:        reg,
+		Version:         version.Version,
+	})
+
+	// Cancelling baseCtx ends long-running watch responses at shutdown.
+	baseCtx, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	errc := make(chan error, len(clientLns)+len(peerLns))
+	var servers []*http.Server
+	start := func(ln net.Listener, h http.Handler, kind string) {
+		hs := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       cfg.HTTPReadTimeout,
+			WriteTimeout:      cfg.HTTPWriteTimeout,
+			BaseContext:       func(net.Listener) context.Context { return baseCtx },
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+		servers = append(servers, hs)
+		log.Info("listening", "kind", kind, "addr", ln.Addr().String())
+		go func() {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener %s: %w", kind, ln.Addr(), err)
+			}
+		}()
+	}
+	for _, ln := range clientLns {
+		start(ln, handler, "client")
+	}
+	peerHandler := peerMux(version.Version)
+	for _, ln := range peerLns {
+		start(ln, peerHandler, "peer")
+	}
+	log.Info("arbor ready", "name", cfg.Name, "client_urls", strings.Join(cfg.ClientURLs, ","), "data_dir", cfg.DataDir)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+	}
+	cancelBase()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, hs := range servers {
+		_ = hs.Shutdown(shutdownCtx)
+	}
+	return runErr
+}
+
+// peerMux serves the peer ports. Raft traffic and the admin API arrive with
+// cluster support; until then the port answers /version so it can be probed.
+func peerMux(v string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"arbor\":%q}\n", v)
+	})
+	return mux
+}
+
+func electionTicks(election, heartbeat time.Duration) int {
+	if heartbeat <= 0 || election <= heartbeat {
+		return 10
+	}
+	return int(election / heartbeat)
+}
+
+func listenAll(addrs []string, tc *tls.Config) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll(lns)
+			return nil, fmt.Errorf("listen on %s: %w", a, err)
+		}
+		if tc != nil {
+			ln = tls.NewListener(ln, tc)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
+
+// tlsConfig builds a server TLS config; with a CA file, clients must
+// present a certificate it signed. No cert means plain HTTP.
+func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no certificates found", caFile)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}

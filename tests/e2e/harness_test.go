@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var arborBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "arbor-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	arborBin = filepath.Join(dir, "arbor")
+	build := exec.Command("go", "build", "-o", arborBin, "github.com/arbor-kv/arbor/cmd/arbor")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build arbor:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// member is one arbor process under test.
+type member struct {
+	t       *testing.T
+	dataDir string
+	args    []string
+	url     string // client URL
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	exited  chan struct{}
+	exitErr error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newMember prepares a member with its own data dir and ports.
+func newMember(t *testing.T, extra ...string) *member {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cport, pport := freePort(t), freePort(t)
+	m := &member{t: t, dataDir: dataDir, url: fmt.Sprintf("http://127.0.0.1:%d", cport)}
+	m.args = append([]string{"-name", "e2e", "-data-dir", dataDir,
+		"-addr", fmt.Sprintf("127.0.0.1:%d", cport), "-peer-addr", fmt.Sprintf("127.0.0.1:%d", pport)}, extra...)
+	return m
+}
+
+// start launches the process and waits until it answers /health.
+func (m *member) start() {
+	m.t.Helper()
+	if err := m.launch(); err != nil {
+		m.t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-m.exited:
+			m.t.Fatalf("arbor exited during start: %v\n%s", m.exitErr, m.logs)
+		default:
+		}
+		resp, err := http.Get(m.url + "/health")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && strings.Contains(string(body), `"true"`) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.t.Fatalf("arbor did not become healthy\n%s", m.logs)
+}
+
+func (m *member) launch() error {
+	m.logs = &syncBuffer{}
+	m.cmd = exec.Command(arborBin, m.args...)
+	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
+	if err := m.cmd.Start(); err != nil {
+		return err
+	}
+	m.exited = make(chan struct{})
+	cmd, exited := m.cmd, m.exited
+	go func() { m.exitErr = cmd.Wait(); close(exited) }()
+	m.t.Cleanup(func() { m.kill() })
+	return nil
+}
+
+// runToExit runs the binary with the member's args and expects it to exit
+// by itself (e.g. refusing to start); it returns the exit error and output.
+func (m *member) runToExit(timeout time.Duration) (error, string) {
+	m.t.Helper()
+	if err := m.launch(); err != nil {
+		m.t.Fatal(err)
+	}
+	select {
+	case <-m.exited:
+		return m.exitErr, m.logs.String()
+	case <-time.After(timeout):
+		m.kill()
+		m.t.Fatalf("arbor did not exit within %v\n%s", timeout, m.logs)
+		return nil, ""
+	}
+}
+
+// kill sends SIGKILL to the process this test started and waits for it.
+func (m *member) kill() {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-m.exited:
+	default:
+		_ = m.cmd.Process.Signal(syscall.SIGKILL)
+		<-m.exited
+	}
+}
+
+// stop asks the process to shut down cleanly and waits.
+func (m *member) stop() {
+	m.t.Helper()
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(15 * time.Second):
+		m.kill()
+		m.t.Fatalf("arbor did not stop on SIGTERM\n%s", m.logs)
+	}
+}
+
+var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+// response is a decoded v2 answer.
+type response struct {
+	Status    int
+	EtcdIndex string
+	Body      map[string]any
+	Raw       string
+}
+
+func (m *member) do(ctx context.Context, method, key string, form url.Values) (*response, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, m.url+"/v2/keys"+key, body)
+	if err != nil {
+		return nil, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	r := &response{Status: resp.StatusCode, EtcdIndex: resp.Header.Get("X-Etcd-Index"), Raw: string(raw)}
+	if err := json.Unmarshal(raw, &r.Body); err != nil {
+		return nil, fmt.Errorf("%s %s: bad JSON %q: %w", method, key, raw, err)
+	}
+	return r, nil
+}
+
+func (m *member) mustDo(method, key string, form url.Values) *response {
+	m.t.Helper()
+	r, err := m.do(context.Background(), method, key, form)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return r
+}
+
+func nodeOf(r *response) map[string]any {
+	n, _ := r.Body["node"].(map[string]any)
+	return n
+}
+
+var ttlField = regexp.MustCompile(`,"ttl":\d+`)
