@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +99,7 @@ type Server struct {
 	snapshotting atomic.Bool
 	lastSnap     uint64 // owned by the apply goroutine
 
+	lock  *os.File // held for the member's lifetime
 	stopc chan struct{}
 	wg    sync.WaitGroup
 	stop  sync.Once
@@ -118,6 +120,11 @@ func Start(cfg Config) (*Server, error) {
 		proposec: make(chan *store.Request, 4096),
 		stopc:    make(chan struct{}),
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
 	id := raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}
 	node, err := raftnode.Start(raftnode.Config{
 		Identity:      id,
@@ -128,6 +135,7 @@ func Start(cfg Config) (*Server, error) {
 		Logger:        cfg.Logger,
 	}, func(r io.Reader) error { return s.store.Restore(r) })
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	s.node, s.id = node, node.Identity
@@ -160,6 +168,7 @@ func (s *Server) Stop() {
 		close(s.stopc)
 		s.node.Stop()
 		s.wg.Wait()
+		s.lock.Close()
 	})
 }
 
