@@ -232,6 +232,13 @@ func newEventReader(r io.Reader) *eventReader {
 	return &eventReader{r: r, buf: make([]byte, 4096)}
 }
 
+// reset makes the reader read r from the start, keeping its buffer: a
+// long-poll watcher reads one small body per event and would otherwise
+// allocate a buffer for each.
+func (er *eventReader) reset(r io.Reader) {
+	er.r, er.start, er.end = r, 0, 0
+}
+
 // next returns the next value. The slice is valid until the following call.
 // It returns io.EOF at a clean end of the body, io.ErrUnexpectedEOF when the
 // body ends inside a value.

@@ -31,9 +31,10 @@ var tableMetrics = map[string][]metric{
 		{"delivered_fraction", "delivered (higher is better)", 100, "%"},
 		{"p50_ms", "delivery p50 ms", 1, ""},
 		{"p99_ms", "delivery p99 ms", 1, ""},
-		{"lost_events", "lost events", 1, ""},
+		{"lost_events", "events not delivered by the end", 1, ""},
+		{"watchers_caught_up", "watchers that saw the last write", 1, ""},
 		{"index_cleared_401", "401 index cleared", 1, ""},
-		{"writes", "writes acknowledged", 1, ""},
+		{"writes_per_sec", "writes/s achieved", 1, ""},
 		{"errors", "errors", 1, ""},
 	},
 	"fill": {

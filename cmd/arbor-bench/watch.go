@@ -210,6 +210,7 @@ func (r *watchRun) receive(w *watcher, ev eventFields) {
 func (r *watchRun) watch(ctx context.Context, w *watcher, ready func()) {
 	next := r.base + 1
 	signalled := false
+	er := newEventReader(nil)
 	for ctx.Err() == nil {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.watchURL(w, next), nil)
 		if err != nil {
@@ -247,7 +248,7 @@ func (r *watchRun) watch(ctx context.Context, w *watcher, ready func()) {
 			signalled = true
 			ready()
 		}
-		er := newEventReader(resp.Body)
+		er.reset(resp.Body)
 		got := 0
 		for {
 			raw, err := er.next()
