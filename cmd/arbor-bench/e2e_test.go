@@ -27,7 +27,8 @@ type fakeV2 struct {
 	history []fakeEvent
 	changed chan struct{} // closed and replaced on every write
 
-	clear401 int // answer this many more wait requests with error 401
+	clear401    int // answer this many more wait requests with error 401
+	streamLimit int // end a stream after this many events (0: never)
 
 	puts, gets, quorumGets atomic.Int64
 }
@@ -167,6 +168,7 @@ func (f *fakeV2) watch(w http.ResponseWriter, r *http.Request, key string) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
+	sent := 0
 	for {
 		f.mu.Lock()
 		var found []fakeEvent
@@ -187,7 +189,8 @@ func (f *fakeV2) watch(w http.ResponseWriter, r *http.Request, key string) {
 			}
 			_ = rc.Flush()
 			next = ev.Node.ModifiedIndex + 1
-			if !stream {
+			sent++
+			if !stream || sent == f.streamLimit {
 				return
 			}
 		}
@@ -342,6 +345,24 @@ func TestWatchEndToEnd(t *testing.T) {
 				t.Fatalf("latencies: %v", res)
 			}
 		})
+	}
+}
+
+// TestWatchStreamResumes has the server end every stream after a few
+// events: the watchers resume from the next index and miss nothing.
+func TestWatchStreamResumes(t *testing.T) {
+	fake := newFakeV2()
+	fake.streamLimit = 4
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	res := runTool(t, srv, "-watchers", "3", "-watch-mode", "stream", "-rate", "100",
+		"-duration", "150ms", "-drain", "5s", "-json-only", "watch")
+	writes := num(t, res, "writes")
+	if writes <= 4 || num(t, res, "stream_restarts") < 3 {
+		t.Fatalf("want more than 4 writes and a restart per watcher: %v", res)
+	}
+	if num(t, res, "delivered_fraction") != 1 || num(t, res, "duplicate_events") != 0 || num(t, res, "errors") != 0 {
+		t.Fatalf("delivery across restarts: %v", res)
 	}
 }
 

@@ -262,7 +262,7 @@ func (er *eventReader) next() ([]byte, error) {
 		}
 		if er.end == len(er.buf) {
 			if len(er.buf) >= maxEventSize {
-				return nil, fmt.Errorf("json: value longer than %d bytes", maxEventSize)
+				return nil, fmt.Errorf("%w: value longer than %d bytes", errSyntax, maxEventSize)
 			}
 			grown := make([]byte, 2*len(er.buf))
 			copy(grown, er.buf[:er.end])

@@ -254,7 +254,7 @@ func (r *watchRun) watch(ctx context.Context, w *watcher, ready func()) {
 			raw, err := er.next()
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, io.EOF) {
-					r.errs.add("decode")
+					r.errs.add(bodyErrKind(err))
 				}
 				break
 			}
@@ -283,7 +283,20 @@ func (r *watchRun) watch(ctx context.Context, w *watcher, ready func()) {
 			sleepCtx(ctx, 10*time.Millisecond)
 		case got == 0:
 			w.empty++
+			sleepCtx(ctx, 10*time.Millisecond)
 		}
+	}
+}
+
+// bodyErrKind names a failure to read events from a watch response.
+func bodyErrKind(err error) string {
+	switch {
+	case errors.Is(err, errSyntax):
+		return "decode"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated"
+	default:
+		return transportKind(err)
 	}
 }
 
