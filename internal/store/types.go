@@ -1,6 +1,7 @@
 package store
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -83,7 +84,9 @@ type Event struct {
 	// Refresh is set for a TTL refresh; refreshes are not sent to watchers.
 	Refresh bool `json:"-"`
 
-	encoded []byte // JSON with trailing newline; see Encode
+	// encoded caches Encode's result. Events are shared by pointer and
+	// must not be copied by value.
+	encoded atomic.Pointer[[]byte]
 }
 
 // Index is the index at which the event happened.

@@ -1,0 +1,463 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/arbor-kv/arbor/internal/apierr"
+	"github.com/tidwall/btree"
+)
+
+// Store is the v2 key tree with its TTL index, event history and watch hub.
+// See the package doc for the data layout and the lock order.
+type Store struct {
+	// mu guards every field up to gets. Apply, Snapshot and Restore take it
+	// for writing; Get, Watch and watcher catch-up for reading.
+	mu   sync.RWMutex
+	tree *btree.BTreeG[entry]
+	ttl  *btree.BTreeG[ttlItem]
+	// idx is the store index. Invariant: hist holds events up to idx.
+	idx uint64
+	// lastSync is the Time of the last applied MethodSync or MethodExtend;
+	// synced says whether there was one.
+	lastSync int64
+	synced   bool
+	// counts holds the write counters; its Get and Watchers fields are unused.
+	counts Stats
+	hist   history
+
+	// gets are counted under the read lock, hence atomics.
+	getOK, getFail atomic.Uint64
+
+	hub hub
+
+	// queueSize is the per-watcher event queue of stream watchers; tests
+	// shrink it to exercise catch-up from the history.
+	queueSize int
+}
+
+// defaultQueueSize is deep enough that a reader keeping up with the apply
+// loop never falls back to the slower history scan.
+const defaultQueueSize = 64
+
+func newStore(cfg Config) *Store {
+	if cfg.HistorySize <= 0 {
+		cfg.HistorySize = DefaultHistorySize
+	}
+	s := &Store{
+		tree:      newTree(),
+		ttl:       newTTLTree(),
+		queueSize: defaultQueueSize,
+	}
+	s.hist.init(cfg.HistorySize, 1)
+	s.hub.init(cfg.MaxWatchers)
+	return s
+}
+
+func (s *Store) errLocked(code apierr.Code, cause string) *apierr.Error {
+	return apierr.New(code, cause, s.idx)
+}
+
+// lookupErrLocked turns a failed lookup into etcd's error.
+func (s *Store) lookupErrLocked(le *lookupErr) *apierr.Error {
+	if le.missing {
+		return s.errLocked(apierr.KeyNotFound, le.at)
+	}
+	return s.errLocked(apierr.NotDir, le.at)
+}
+
+func (s *Store) apply(r *Request) (*Event, error) {
+	if r == nil {
+		return nil, apierr.New(apierr.RaftInternal, "store: nil request", s.Index())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := cleanPath(r.Path)
+	var (
+		ev      *Event
+		err     *apierr.Error
+		ok, bad *uint64
+	)
+	c := &s.counts
+	switch r.Method {
+	case MethodPut:
+		switch {
+		case r.PrevExist != nil && *r.PrevExist && r.PrevIndex == 0 && r.PrevValue == "":
+			ok, bad = &c.UpdateSuccess, &c.UpdateFail
+			ev, err = s.updateLocked(p, r)
+		case r.PrevExist != nil && !*r.PrevExist:
+			ok, bad = &c.CreateSuccess, &c.CreateFail
+			ev, err = s.createLocked(p, r, false)
+		case r.PrevExist != nil || r.PrevIndex > 0 || r.PrevValue != "":
+			ok, bad = &c.CompareAndSwapSuccess, &c.CompareAndSwapFail
+			ev, err = s.casLocked(p, r)
+		default:
+			ok, bad = &c.SetSuccess, &c.SetFail
+			ev, err = s.setLocked(p, r)
+		}
+	case MethodPost:
+		ok, bad = &c.CreateSuccess, &c.CreateFail
+		ev, err = s.createLocked(p, r, true)
+	case MethodDelete:
+		if r.PrevIndex > 0 || r.PrevValue != "" {
+			ok, bad = &c.CompareAndDeleteSuccess, &c.CompareAndDeleteFail
+			ev, err = s.cadLocked(p, r)
+		} else {
+			ok, bad = &c.DeleteSuccess, &c.DeleteFail
+			ev, err = s.deleteLocked(p, r)
+		}
+	case MethodSync:
+		s.expireLocked(r.Time)
+		return nil, nil
+	case MethodExtend:
+		s.extendLocked(r.Time)
+		return nil, nil
+	default:
+		return nil, s.errLocked(apierr.RaftInternal, fmt.Sprintf("store: unknown method %d", r.Method))
+	}
+	if err != nil {
+		*bad++
+		return nil, err
+	}
+	*ok++
+	s.commitLocked(ev)
+	return ev, nil
+}
+
+// commitLocked records an applied event and wakes its watchers. Refreshes go
+// into the history (they hold an index) but are never delivered.
+func (s *Store) commitLocked(ev *Event) {
+	s.hist.add(ev)
+	if !ev.Refresh {
+		s.hub.notify(ev)
+	}
+}
+
+// mkdirsLocked creates the directories of p from the first missing one, from,
+// down to p's parent, all at index idx.
+func (s *Store) mkdirsLocked(p, from string, idx uint64) {
+	// from is p itself or a prefix ending just before a '/', so the first
+	// directory made is from.
+	for i := len(from); i < len(p); i++ {
+		if p[i] == '/' {
+			s.putLocked(newEntry(p[:i], "", true, idx, idx, 0))
+		}
+	}
+}
+
+func (s *Store) setLocked(p string, r *Request) (*Event, *apierr.Error) {
+	if p == "/" {
+		return nil, s.errLocked(apierr.RootReadOnly, "/")
+	}
+	old, le := s.lookupLocked(p)
+	if le != nil && !le.missing {
+		return nil, s.lookupErrLocked(le)
+	}
+	val := r.Val
+	if r.Refresh {
+		if le != nil {
+			return nil, s.lookupErrLocked(le)
+		}
+		val = old.val()
+	}
+	if le == nil && old.dir() {
+		return nil, s.errLocked(apierr.NotFile, p)
+	}
+	next := s.idx + 1
+	if le != nil {
+		s.mkdirsLocked(p, le.at, next)
+	}
+	if r.Dir {
+		val = ""
+	}
+	ne := newEntry(p, val, r.Dir, next, next, r.Expiration)
+	s.putLocked(ne)
+	s.idx = next
+	ev := &Event{Action: ActionSet, Node: extern(&ne, r.Time), EtcdIndex: next, Refresh: r.Refresh}
+	if le == nil {
+		ev.PrevNode = extern(&old, r.Time)
+	}
+	return ev, nil
+}
+
+func (s *Store) createLocked(p string, r *Request, unique bool) (*Event, *apierr.Error) {
+	next := s.idx + 1
+	if unique {
+		p = childPrefix(p) + fmt.Sprintf("%020d", next)
+	}
+	if p == "/" {
+		return nil, s.errLocked(apierr.RootReadOnly, "/")
+	}
+	_, le := s.lookupLocked(p)
+	if le == nil {
+		return nil, s.errLocked(apierr.NodeExist, p)
+	}
+	if !le.missing {
+		return nil, s.lookupErrLocked(le)
+	}
+	s.mkdirsLocked(p, le.at, next)
+	val := r.Val
+	if r.Dir {
+		val = ""
+	}
+	ne := newEntry(p, val, r.Dir, next, next, r.Expiration)
+	s.putLocked(ne)
+	s.idx = next
+	return &Event{Action: ActionCreate, Node: extern(&ne, r.Time), EtcdIndex: next}, nil
+}
+
+// rewrite returns old with a new value, modified index and expiration,
+// reusing old's storage when the value is unchanged (as on a refresh).
+func rewrite(old entry, val string, modified uint64, exp int64) entry {
+	if val == old.val() {
+		old.modified, old.exp = modified, exp
+		return old
+	}
+	return newEntry(old.key(), val, old.dir(), old.created, modified, exp)
+}
+
+func (s *Store) updateLocked(p string, r *Request) (*Event, *apierr.Error) {
+	if p == "/" {
+		return nil, s.errLocked(apierr.RootReadOnly, "/")
+	}
+	old, le := s.lookupLocked(p)
+	if le != nil {
+		return nil, s.lookupErrLocked(le)
+	}
+	if old.dir() && r.Val != "" {
+		return nil, s.errLocked(apierr.NotFile, p)
+	}
+	next := s.idx + 1
+	var ne entry
+	if old.dir() {
+		// etcd keeps a directory's stored modifiedIndex on update (its
+		// node.Write refuses directories) while the event shows the new
+		// index; only the TTL changes.
+		ne = old
+		ne.exp = r.Expiration
+	} else {
+		val := r.Val
+		if r.Refresh {
+			val = old.val()
+		}
+		ne = rewrite(old, val, next, r.Expiration)
+	}
+	s.putLocked(ne)
+	s.idx = next
+	n := extern(&ne, r.Time)
+	n.ModifiedIndex = next
+	return &Event{Action: ActionUpdate, Node: n, PrevNode: extern(&old, r.Time), EtcdIndex: next, Refresh: r.Refresh}, nil
+}
+
+// compareFailed checks prevValue/prevIndex against e and returns etcd's
+// cause when they do not match.
+func compareFailed(e *entry, prevValue string, prevIndex uint64) (string, bool) {
+	indexOK := prevIndex == 0 || e.modified == prevIndex
+	valueOK := prevValue == "" || e.val() == prevValue
+	switch {
+	case indexOK && valueOK:
+		return "", false
+	case indexOK:
+		return fmt.Sprintf("[%v != %v]", prevValue, e.val()), true
+	case valueOK:
+		return fmt.Sprintf("[%v != %v]", prevIndex, e.modified), true
+	}
+	return fmt.Sprintf("[%v != %v] [%v != %v]", prevValue, e.val(), prevIndex, e.modified), true
+}
+
+func (s *Store) casLocked(p string, r *Request) (*Event, *apierr.Error) {
+	if p == "/" {
+		return nil, s.errLocked(apierr.RootReadOnly, "/")
+	}
+	old, le := s.lookupLocked(p)
+	if le != nil {
+		return nil, s.lookupErrLocked(le)
+	}
+	if old.dir() {
+		return nil, s.errLocked(apierr.NotFile, p)
+	}
+	if cause, failed := compareFailed(&old, r.PrevValue, r.PrevIndex); failed {
+		return nil, s.errLocked(apierr.TestFailed, cause)
+	}
+	val := r.Val
+	if r.Refresh {
+		val = old.val()
+	}
+	next := s.idx + 1
+	ne := rewrite(old, val, next, r.Expiration)
+	s.putLocked(ne)
+	s.idx = next
+	return &Event{Action: ActionCompareAndSwap, Node: extern(&ne, r.Time), PrevNode: extern(&old, r.Time),
+		EtcdIndex: next, Refresh: r.Refresh}, nil
+}
+
+func (s *Store) deleteLocked(p string, r *Request) (*Event, *apierr.Error) {
+	if p == "/" {
+		return nil, s.errLocked(apierr.RootReadOnly, "/")
+	}
+	dir := r.Dir || r.Recursive
+	old, le := s.lookupLocked(p)
+	if le != nil {
+		return nil, s.lookupErrLocked(le)
+	}
+	if old.dir() {
+		if !dir {
+			return nil, s.errLocked(apierr.NotFile, p)
+		}
+		if !r.Recursive && s.hasChildrenLocked(p) {
+			return nil, s.errLocked(apierr.DirNotEmpty, p)
+		}
+	}
+	next := s.idx + 1
+	s.removeLocked(old)
+	s.idx = next
+	return &Event{Action: ActionDelete, Node: removedNode(&old, next), PrevNode: extern(&old, r.Time), EtcdIndex: next}, nil
+}
+
+func (s *Store) cadLocked(p string, r *Request) (*Event, *apierr.Error) {
+	if p == "/" {
+		return nil, s.errLocked(apierr.RootReadOnly, "/")
+	}
+	old, le := s.lookupLocked(p)
+	if le != nil {
+		return nil, s.lookupErrLocked(le)
+	}
+	if old.dir() {
+		return nil, s.errLocked(apierr.NotFile, p)
+	}
+	if cause, failed := compareFailed(&old, r.PrevValue, r.PrevIndex); failed {
+		return nil, s.errLocked(apierr.TestFailed, cause)
+	}
+	next := s.idx + 1
+	s.removeLocked(old)
+	s.idx = next
+	return &Event{Action: ActionCompareAndDelete, Node: removedNode(&old, next), PrevNode: extern(&old, r.Time), EtcdIndex: next}, nil
+}
+
+// removedNode is the "node" of a delete or expire event: no value, the new
+// index as modifiedIndex.
+func removedNode(old *entry, idx uint64) *NodeExtern {
+	return &NodeExtern{Key: old.key(), Dir: old.dir(), ModifiedIndex: idx, CreatedIndex: old.created}
+}
+
+// expireLocked removes every node whose expiration is not after t, earliest
+// first (ties by key), one "expire" event and index each.
+func (s *Store) expireLocked(t int64) {
+	for {
+		it, ok := s.ttl.Min()
+		if !ok || it.exp > t {
+			break
+		}
+		e, ok := s.tree.Get(probe(it.key))
+		if !ok || e.exp != it.exp {
+			panic(fmt.Sprintf("store: ttl index names %q (exp %d) but the tree has it=%v exp=%d", it.key, it.exp, ok, e.exp))
+		}
+		next := s.idx + 1
+		s.removeLocked(e)
+		s.idx = next
+		s.counts.ExpireCount++
+		s.commitLocked(&Event{Action: ActionExpire, Node: removedNode(&e, next), PrevNode: extern(&e, t), EtcdIndex: next})
+	}
+	s.lastSync, s.synced = t, true
+}
+
+// extendLocked moves every pending expiration later by the time since the
+// last sync: nobody could refresh or expire keys meanwhile.
+func (s *Store) extendLocked(t int64) {
+	if s.synced && t > s.lastSync && s.ttl.Len() > 0 {
+		delta := t - s.lastSync
+		items := s.ttl.Items()
+		nt := newTTLTree()
+		for _, it := range items {
+			e, ok := s.tree.Get(probe(it.key))
+			if !ok {
+				panic(fmt.Sprintf("store: ttl index names missing key %q", it.key))
+			}
+			e.exp += delta
+			s.tree.Set(e)
+			// A uniform shift keeps the order, so the new index loads in order.
+			nt.Load(ttlItem{exp: it.exp + delta, key: it.key})
+		}
+		s.ttl = nt
+	}
+	s.lastSync, s.synced = t, true
+}
+
+func (s *Store) get(p string, recursive, sorted bool, now time.Time) (*Event, error) {
+	// Children are always listed in key order, which is what sorted asks
+	// for and costs nothing here.
+	_ = sorted
+	p = cleanPath(p)
+	ns := now.UnixNano()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var n *NodeExtern
+	if p == "/" {
+		// The root shows no key and no indexes, as etcd 3.4 prints it.
+		n = &NodeExtern{Dir: true, Nodes: s.listLocked("/", recursive, ns)}
+	} else {
+		e, le := s.lookupLocked(p)
+		if le != nil {
+			s.getFail.Add(1)
+			return nil, s.lookupErrLocked(le)
+		}
+		n = extern(&e, ns)
+		if e.dir() {
+			n.Nodes = s.listLocked(p, recursive, ns)
+		}
+	}
+	s.getOK.Add(1)
+	return &Event{Action: ActionGet, Node: n, EtcdIndex: s.idx}, nil
+}
+
+func (s *Store) index() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx
+}
+
+func (s *Store) nextExpiration() (time.Time, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	it, ok := s.ttl.Min()
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, it.exp), true
+}
+
+func (s *Store) stats() Stats {
+	s.mu.RLock()
+	st := s.counts
+	s.mu.RUnlock()
+	st.GetSuccess = s.getOK.Load()
+	st.GetFail = s.getFail.Load()
+	st.Watchers = uint64(s.hub.openCount())
+	return st
+}
+
+func (s *Store) len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tree.Len()
+}
+
+func (e *Event) encode() []byte {
+	if p := e.encoded.Load(); p != nil {
+		return *p
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Only a time outside years 0-9999 fails to marshal, and an int64
+		// of Unix nanoseconds cannot express one.
+		panic(fmt.Sprintf("store: encode event %d: %v", e.Node.ModifiedIndex, err))
+	}
+	b = append(b, '\n')
+	if e.encoded.CompareAndSwap(nil, &b) {
+		return b
+	}
+	return *e.encoded.Load()
+}
