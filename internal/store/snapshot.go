@@ -457,4 +457,3 @@ func (s *Store) restore(r io.Reader) error {
 	s.hub.clearAllLocked(st.idx)
 	return nil
 }
-
