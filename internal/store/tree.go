@@ -151,6 +151,11 @@ func extern(e *entry, now int64) *NodeExtern {
 // listLocked returns the visible children of dir k (hidden names left out),
 // sorted by key, with their subtrees when recursive. It returns nil for an
 // empty directory so that "nodes" is omitted. Requires s.mu held.
+//
+// The keys under k come in byte order, so a child directory "k/a" is not
+// directly followed by its own subtree: siblings such as "k/a!b" or "k/a.c"
+// sort between "k/a" and "k/a/...". The scan therefore walks the children in
+// order and, on meeting a deeper key, seeks past that child's subtree.
 func (s *Store) listLocked(k string, recursive bool, now int64) []*NodeExtern {
 	prefix := childPrefix(k)
 	it := s.tree.Iter()
@@ -164,28 +169,16 @@ func (s *Store) listLocked(k string, recursive bool, now int64) []*NodeExtern {
 			break
 		}
 		name := key[len(prefix):]
-		if strings.IndexByte(name, '/') >= 0 {
-			// A key whose parent entry is missing: impossible in a tree
-			// built by Apply; skip it rather than show it at the wrong level.
-			ok = it.Next()
+		if i := strings.IndexByte(name, '/'); i >= 0 {
+			ok = it.Seek(probe(subtreeEnd(key[:len(prefix)+i])))
 			continue
 		}
-		if name[0] == '_' {
-			if e.dir() {
-				ok = it.Seek(probe(subtreeEnd(key)))
-			} else {
-				ok = it.Next()
-			}
-			continue
-		}
-		n := extern(&e, now)
-		out = append(out, n)
-		if e.dir() {
-			if recursive {
+		if name[0] != '_' {
+			n := extern(&e, now)
+			if e.dir() && recursive {
 				n.Nodes = s.listLocked(key, true, now)
 			}
-			ok = it.Seek(probe(subtreeEnd(key)))
-			continue
+			out = append(out, n)
 		}
 		ok = it.Next()
 	}
