@@ -225,4 +225,7 @@ func nodeOf(r *response) map[string]any {
 	return n
 }
 
-var ttlField = regexp.MustCompile(`,"ttl":\d+`)
+var (
+	ttlField = regexp.MustCompile(`,"ttl":\d+`)
+	expField = regexp.MustCompile(`,"expiration":"[^"]*"`)
+)
