@@ -78,16 +78,43 @@ func FuzzParseKeyRequest(f *testing.F) {
 
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, newReq())
-		if rec.Code >= 500 {
-			t.Fatalf("%s %s: status %d: %s", method, target, rec.Code, rec.Body)
-		}
-		if rec.Header().Get("Content-Type") == "application/json" && method != http.MethodHead {
-			var v map[string]any
-			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
-				t.Fatalf("%s %s: body %q is not JSON: %v", method, target, rec.Body, err)
+		checkFuzzResponse(t, method, target, rec)
+
+		// Over a real store, seeded with a key, a directory, a hidden key
+		// and an in-order key. The request's context is already over, so a
+		// watch answers at once with what the history holds.
+		sb := newStoreBackend(store.Config{HistorySize: 8})
+		hs := New(sb, opts)
+		for _, w := range [][3]string{{"PUT", "/v2/keys/a", "value=1"}, {"PUT", "/v2/keys/d/b", "value=2"},
+			{"PUT", "/v2/keys/_h", "value=3"}, {"POST", "/v2/keys/q", "value=4"}} {
+			if rec := do(t, hs, w[0], w[1], w[2]); rec.Code != 201 {
+				t.Fatalf("seeding %v: %d %s", w, rec.Code, rec.Body)
 			}
 		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		rec = httptest.NewRecorder()
+		hs.ServeHTTP(rec, newReq().WithContext(ctx))
+		checkFuzzResponse(t, method, target, rec)
 	})
+}
+
+// checkFuzzResponse: no request is the server's fault, and a JSON answer
+// is JSON (one value per line for watches).
+func checkFuzzResponse(t *testing.T, method, target string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if rec.Code >= 500 {
+		t.Fatalf("%s %s: status %d: %s", method, target, rec.Code, rec.Body)
+	}
+	if rec.Header().Get("Content-Type") != "application/json" || method == http.MethodHead {
+		return
+	}
+	for line := range strings.Lines(rec.Body.String()) {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON: %v", method, target, rec.Body, err)
+		}
+	}
 }
 
 func checkParsed(t *testing.T, method string, kr *keyRequest) {
