@@ -302,8 +302,9 @@ func (c *Client) send(ctx context.Context, ep url.URL, r *request) (*result, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		timedOut := ctx.Err() == nil && rctx.Err() != nil
 		cancel()
-		if ctx.Err() == nil && rctx.Err() != nil {
+		if timedOut {
 			return nil, &endpointError{
 				msg: fmt.Sprintf("client: endpoint %s exceeded header timeout", ep.String()),
 				err: context.DeadlineExceeded,

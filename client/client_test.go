@@ -300,7 +300,9 @@ func TestFailoverOn5xx(t *testing.T) {
 func TestAllEndpointsFail(t *testing.T) {
 	dead := deadEndpoint(t)
 	sick := newRecorder(t, 503, nil, `{"errorCode":300,"message":"Raft Internal Error","cause":"","index":9}`)
-	c := mustNew(t, client.Config{Endpoints: []string{sick.URL, dead}})
+	// With a per-request timeout too: a refused connection must still
+	// read as one, not as a timeout.
+	c := mustNew(t, client.Config{Endpoints: []string{sick.URL, dead}, Timeout: time.Minute})
 	_, err := c.Get(context.Background(), "/a", client.GetOptions{})
 	var ce *client.ClusterError
 	if !errors.As(err, &ce) {
