@@ -46,8 +46,7 @@ func (h *handler) serveMachines(w http.ResponseWriter, r *http.Request) {
 // serveLeader answers /v2/leader as etcd 0.4 did: the leader's peer URL as
 // plain text. etcd 2 and 3 dropped the endpoint; clients of 0.4 still ask.
 // Without a leader it answers 301 During Leader Election.
-func (h *handler) serveLeader(w http.ResponseWriter, r *http.Request) {
-	st := h.b.Status()
+func (h *handler) serveLeader(w http.ResponseWriter, r *http.Request, st Status) {
 	if st.LeaderID != 0 {
 		for _, m := range h.b.Members() {
 			if m.ID == st.LeaderID && len(m.PeerURLs) > 0 {
@@ -68,23 +67,46 @@ type memberJSON struct {
 }
 
 // serveMembers answers GET /v2/members. Membership changes (POST, PUT,
-// DELETE in etcd 2+) are not served here.
+// DELETE in etcd 2+) are not served: the Backend offers none.
 func (h *handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 	ms := h.b.Members()
 	out := struct {
 		Members []memberJSON `json:"members"`
 	}{Members: make([]memberJSON, 0, len(ms))}
 	for _, m := range ms {
-		out.Members = append(out.Members, memberJSON{
-			ID:   strconv.FormatUint(m.ID, 16),
-			Name: m.Name,
-			// A member that has not published its URLs yet shows [], not
-			// null, so clients can range over the field.
-			PeerURLs:   nonNil(m.PeerURLs),
-			ClientURLs: nonNil(m.ClientURLs),
-		})
+		out.Members = append(out.Members, toMemberJSON(m))
 	}
 	h.writeJSON(w, r, out, true)
+}
+
+// serveMember answers GET /v2/members/leader, which etcdctl's member list
+// asks to mark the leader. etcd 2+ serves no other single member.
+func (h *handler) serveMember(w http.ResponseWriter, r *http.Request, name string, st Status) {
+	w.Header().Set("Content-Type", "application/json")
+	if name != "leader" {
+		writeBody(w, r, http.StatusNotFound, []byte(`{"message":"Not found"}`))
+		return
+	}
+	if leader := st.LeaderID; leader != 0 {
+		for _, m := range h.b.Members() {
+			if m.ID == leader {
+				h.writeJSON(w, r, toMemberJSON(m), true)
+				return
+			}
+		}
+	}
+	writeBody(w, r, http.StatusServiceUnavailable, []byte(`{"message":"During election"}`))
+}
+
+func toMemberJSON(m Member) memberJSON {
+	return memberJSON{
+		ID:   strconv.FormatUint(m.ID, 16),
+		Name: m.Name,
+		// A member that has not published its URLs yet shows [], not
+		// null, so clients can range over the field.
+		PeerURLs:   nonNil(m.PeerURLs),
+		ClientURLs: nonNil(m.ClientURLs),
+	}
 }
 
 func nonNil(s []string) []string {

@@ -155,21 +155,30 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	w.Header().Set("X-Etcd-Cluster-ID", strconv.FormatUint(h.b.Status().ClusterID, 16))
-	h.route(w, r)
+	// One Status per request (two for a write, whose Raft index is read
+	// after it applied): the Backend may have to ask the Raft goroutine.
+	st := h.b.Status()
+	w.Header().Set("X-Etcd-Cluster-ID", strconv.FormatUint(st.ClusterID, 16))
+	h.route(w, r, st)
 }
 
 // route dispatches on the cleaned path. Unlike etcd (whose mux answers 301
 // to the cleaned URL), an unclean path is served as if it were clean: a
 // redirect would turn a PUT into a GET in many clients.
-func (h *handler) route(w *statusWriter, r *http.Request) {
+func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
 	p := path.Clean("/" + r.URL.Path)
 	if p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/") {
 		if !allowMethod(w, r, http.MethodHead, http.MethodGet, http.MethodPut,
 			http.MethodPost, http.MethodDelete) {
 			return
 		}
-		h.serveKeys(w, r)
+		h.serveKeys(w, r, st)
+		return
+	}
+	if strings.HasPrefix(p, "/v2/members/") {
+		if allowMethod(w, r, http.MethodGet) {
+			h.serveMember(w, r, p[len("/v2/members/"):], st)
+		}
 		return
 	}
 	switch p {
@@ -199,7 +208,7 @@ func (h *handler) route(w *statusWriter, r *http.Request) {
 		}
 	case "/v2/leader":
 		if allowMethod(w, r, http.MethodGet, http.MethodHead) {
-			h.serveLeader(w, r)
+			h.serveLeader(w, r, st)
 		}
 	case "/v2/members":
 		if allowMethod(w, r, http.MethodGet) {

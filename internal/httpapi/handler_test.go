@@ -117,6 +117,8 @@ func TestMethodNotAllowed(t *testing.T) {
 		{"POST", "/v2/machines", "GET,HEAD"},
 		{"PUT", "/v2/leader", "GET,HEAD"},
 		{"POST", "/v2/members", "GET"},
+		{"DELETE", "/v2/members/1", "GET"},
+		{"HEAD", "/v2/members/leader", "GET"},
 	} {
 		rec := do(t, h, c.method, c.target, "")
 		wantResponse(t, rec, 405, map[string]string{
@@ -245,7 +247,15 @@ func TestMembersMachinesLeader(t *testing.T) {
 	wantResponse(t, do(t, h, "GET", "/v2/leader", ""), 200,
 		map[string]string{"Content-Type": "text/plain; charset=utf-8"}, "http://127.0.0.1:42014")
 
+	wantResponse(t, do(t, h, "GET", "/v2/members/leader", ""), 200,
+		map[string]string{"Content-Type": "application/json"},
+		`{"id":"fb63fb28fa72f3b","name":"b","peerURLs":["http://127.0.0.1:42014"],"clientURLs":["http://127.0.0.1:42013"]}`+"\n")
+	wantResponse(t, do(t, h, "GET", "/v2/members/fb63fb28fa72f3b", ""), 404,
+		map[string]string{"Content-Type": "application/json"}, `{"message":"Not found"}`)
+
 	fb.status.LeaderID = 0
+	wantResponse(t, do(t, h, "GET", "/v2/members/leader", ""), 503,
+		map[string]string{"Content-Type": "application/json"}, `{"message":"During election"}`)
 	wantResponse(t, do(t, h, "GET", "/v2/leader", ""), 500,
 		map[string]string{"X-Etcd-Index": "7"},
 		`{"errorCode":301,"message":"During Leader Election","cause":"no leader","index":7}`+"\n")
@@ -288,6 +298,20 @@ func TestReadParameters(t *testing.T) {
 	got := fb.recordedGets()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("gets\n%v\nwant\n%v", got, want)
+	}
+
+	// wait wins over quorum: a watch, not a read (etcd 3.4 reads).
+	var watched string
+	fb.watchFn = func(path string, recursive, stream bool, since uint64) (*store.Watcher, error) {
+		watched = fmt.Sprint(path, recursive, stream, since)
+		return nil, apierr.New(apierr.EventIndexClear, "", 12)
+	}
+	rec := do(t, h, "GET", "/v2/keys/a?wait=true&quorum=true&recursive=true&waitIndex=3", "")
+	if rec.Code != 400 || rec.Header().Get("X-Etcd-Index") != "12" || watched != "/a true false 3" {
+		t.Fatalf("wait+quorum: %d %q %s", rec.Code, watched, rec.Body)
+	}
+	if len(fb.recordedGets()) != len(want) {
+		t.Fatalf("wait+quorum read instead of watching")
 	}
 }
 

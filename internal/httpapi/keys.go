@@ -11,7 +11,8 @@ import (
 )
 
 // serveKeys answers /v2/keys: a read, a write or a watch.
-func (h *handler) serveKeys(w *statusWriter, r *http.Request) {
+// st is the member's status when the request arrived.
+func (h *handler) serveKeys(w *statusWriter, r *http.Request, st Status) {
 	// Bounding the body before the form parser sees it: a larger body
 	// fails the parse (error 210) and net/http closes the connection
 	// rather than read the rest, so nothing is written and nothing hangs.
@@ -32,23 +33,24 @@ func (h *handler) serveKeys(w *statusWriter, r *http.Request) {
 			h.writeError(w, r, err)
 			return
 		}
-		h.writeEvent(w, r, ev, kr.noValueOnSuccess)
+		h.writeEvent(w, r, ev, kr.noValueOnSuccess, h.b.Status())
 	case kr.wait:
+		// A watch even with quorum=true, where etcd 3.4 drops the wait
+		// and answers a plain read.
 		w.watch = true
-		h.serveWatch(w, r, kr)
+		h.serveWatch(w, r, kr, st)
 	default:
 		ev, err := h.b.Get(r.Context(), kr.key, kr.recursive, kr.sorted, kr.quorum)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		h.writeEvent(w, r, ev, kr.noValueOnSuccess)
+		h.writeEvent(w, r, ev, kr.noValueOnSuccess, st)
 	}
 }
 
 // setRaftHeaders sets the headers every successful keys response carries.
-func (h *handler) setRaftHeaders(hdr http.Header, etcdIndex uint64) {
-	st := h.b.Status()
+func setRaftHeaders(hdr http.Header, etcdIndex uint64, st Status) {
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("X-Etcd-Index", strconv.FormatUint(etcdIndex, 10))
 	hdr.Set("X-Raft-Index", strconv.FormatUint(st.RaftIndex, 10))
@@ -56,13 +58,13 @@ func (h *handler) setRaftHeaders(hdr http.Header, etcdIndex uint64) {
 }
 
 // writeEvent answers with the result of a read or write.
-func (h *handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.Event, noValueOnSuccess bool) {
+func (h *handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.Event, noValueOnSuccess bool, st Status) {
 	if ev == nil {
 		// A Backend bug, but the client still deserves an answer.
 		h.writeError(w, r, errors.New("httpapi: backend returned no event"))
 		return
 	}
-	h.setRaftHeaders(w.Header(), ev.EtcdIndex)
+	setRaftHeaders(w.Header(), ev.EtcdIndex, st)
 	status := http.StatusOK
 	if created(ev) {
 		status = http.StatusCreated
@@ -104,7 +106,7 @@ func actionOnly(action string) []byte {
 // one event for a long poll, or one event per line for a stream until the
 // client leaves, the server shuts down (r.Context() ends) or the watcher
 // fails, which simply ends the body as in etcd.
-func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
+func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequest, st Status) {
 	wa, err := h.b.Watch(kr.key, kr.recursive, kr.stream, kr.waitIndex)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -114,7 +116,7 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 	watchesActive.Inc()
 	defer watchesActive.Dec()
 
-	h.setRaftHeaders(w.Header(), wa.StartIndex())
+	setRaftHeaders(w.Header(), wa.StartIndex(), st)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	// A failed flush means the client is gone; Next sees the same through
