@@ -303,7 +303,7 @@ func TestReadParameters(t *testing.T) {
 	// wait wins over quorum: a watch, not a read (etcd 3.4 reads).
 	var watched string
 	fb.watchFn = func(path string, recursive, stream bool, since uint64) (*store.Watcher, error) {
-		watched = fmt.Sprint(path, recursive, stream, since)
+		watched = fmt.Sprintf("%s %v %v %d", path, recursive, stream, since)
 		return nil, apierr.New(apierr.EventIndexClear, "", 12)
 	}
 	rec := do(t, h, "GET", "/v2/keys/a?wait=true&quorum=true&recursive=true&waitIndex=3", "")
