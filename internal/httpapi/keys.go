@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/arbor-kv/arbor/internal/store"
 )
@@ -119,6 +120,9 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 	setRaftHeaders(w.Header(), wa.StartIndex(), st)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// A watch may rightly stay open for hours: the server's write timeout
+	// (-http-write-timeout) is for ordinary requests, so lift it here.
+	_ = rc.SetWriteDeadline(time.Time{})
 	// A failed flush means the client is gone; Next sees the same through
 	// the context.
 	_ = rc.Flush()

@@ -51,3 +51,41 @@ func TestBodyLimitOverNetwork(t *testing.T) {
 		t.Fatalf("%d oversized writes reached the backend", n)
 	}
 }
+
+// A long poll outlives the server's write timeout: -http-write-timeout
+// guards ordinary requests, not watches that rightly wait for hours.
+func TestWatchOutlivesWriteTimeout(t *testing.T) {
+	b := newStoreBackend(store.Config{})
+	srv := httptest.NewUnstartedServer(New(b, testOptions()))
+	srv.Config.WriteTimeout = 100 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := srv.Client().Get(srv.URL + "/v2/keys/slow?wait=true")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		done <- result{string(body), err}
+	}()
+	for b.watchers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// Wait past the write timeout before the event arrives.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := b.Write(context.Background(), &store.Request{Method: store.MethodPut, Path: "/slow", Val: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || !strings.Contains(r.body, `"value":"late"`) {
+		t.Fatalf("watch cut by the write timeout: %q %v", r.body, r.err)
+	}
+}
