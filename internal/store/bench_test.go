@@ -1,0 +1,219 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var value256 = strings.Repeat("v", 256)
+
+// benchKey spreads keys over 100 directories, as a typical tree would.
+func benchKey(i int) string { return fmt.Sprintf("/bench/d%02d/key%08d", i%100, i) }
+
+func benchStore(b testing.TB, n int) *Store {
+	s := New(Config{HistorySize: 1000})
+	for i := 0; i < n; i++ {
+		put(b, s, benchKey(i), value256)
+	}
+	return s
+}
+
+func BenchmarkSet(b *testing.B) {
+	s := New(Config{HistorySize: 1000})
+	reqs := make([]Request, b.N)
+	for i := range reqs {
+		reqs[i] = Request{Method: MethodPut, Path: benchKey(i), Val: value256}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range reqs {
+		if _, err := s.Apply(&reqs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetKey(b *testing.B) {
+	s := benchStore(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Get(benchKey(i%100_000), false, false, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetDir lists one directory of 1000 keys.
+func BenchmarkGetDir(b *testing.B) {
+	s := benchStore(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev, err := s.Get("/bench/d42", false, true, testNow)
+		if err != nil || len(ev.Node.Nodes) != 1000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWatchFanout applies one write watched by 100 stream watchers
+// and has each of them read it.
+func BenchmarkWatchFanout(b *testing.B) {
+	s := New(Config{HistorySize: 1000})
+	ws := make([]*Watcher, 100)
+	for i := range ws {
+		w, err := s.Watch("/fan", true, true, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws[i] = w
+	}
+	ctx := context.Background()
+	r := &Request{Method: MethodPut, Path: "/fan/k", Val: value256}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Apply(r); err != nil {
+			b.Fatal(err)
+		}
+		for _, w := range ws {
+			ev, err := w.Next(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ev.Encode()
+		}
+	}
+}
+
+const snapKeys = 100_000
+
+// BenchmarkSnapshotWriteTo reports the time per key to serialise a snapshot.
+func BenchmarkSnapshotWriteTo(b *testing.B) {
+	s := benchStore(b, snapKeys)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf.Reset()
+		if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*snapKeys), "ns/key")
+	b.ReportMetric(float64(buf.Len())/snapKeys, "bytes/key")
+}
+
+// BenchmarkRestore reports the time per key to load a snapshot.
+func BenchmarkRestore(b *testing.B) {
+	src := benchStore(b, snapKeys)
+	var buf bytes.Buffer
+	if _, err := src.Snapshot().WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := New(Config{})
+		if err := s.Restore(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*snapKeys), "ns/key")
+}
+
+// heapPerKey inserts n keys of 256-byte values and returns the live heap
+// growth per key.
+func heapPerKey(t testing.TB, n int) float64 {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s := New(Config{HistorySize: 1000})
+	r := Request{Method: MethodPut, Val: value256}
+	for i := 0; i < n; i++ {
+		r.Path = benchKey(i)
+		if _, err := s.Apply(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(s)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+// BenchmarkHeapPerKey reports live heap bytes per key for 200k keys.
+func BenchmarkHeapPerKey(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.ReportMetric(heapPerKey(b, 200_000), "heap-bytes/key")
+	}
+}
+
+// TestHeapPerKey measures at the size given by ARBOR_HEAP_KEYS (e.g.
+// 1000000); it is skipped otherwise, being too slow for every run.
+func TestHeapPerKey(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("ARBOR_HEAP_KEYS"))
+	if n <= 0 {
+		t.Skip("set ARBOR_HEAP_KEYS to run")
+	}
+	t.Logf("%d keys of 256 B: %.0f heap bytes/key after inserts", n, heapPerKey(t, n))
+	s := benchStore(t, n)
+	var buf bytes.Buffer
+	start := time.Now()
+	sn := s.Snapshot()
+	taken := time.Since(start)
+	if _, err := sn.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Since(start)
+	start = time.Now()
+	if _, err := s.Snapshot().WriteTo(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("WriteTo(io.Discard) %v", time.Since(start))
+	s = nil
+	runtime.GC()
+	start = time.Now()
+	r := New(Config{})
+	if err := r.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Snapshot() %v, WriteTo %v (%d bytes), Restore %v", taken, written, buf.Len(), time.Since(start))
+	t.Logf("%.0f heap bytes/key after a restore", restoredHeapPerKey(t, n))
+}
+
+// restoredHeapPerKey is heapPerKey for a store loaded from a snapshot.
+func restoredHeapPerKey(t testing.TB, n int) float64 {
+	var buf bytes.Buffer
+	if _, err := benchStore(t, n).Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s := New(Config{HistorySize: 1000})
+	if err := s.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(s)
+	runtime.KeepAlive(buf.Bytes())
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+func BenchmarkRestoredHeapPerKey(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.ReportMetric(restoredHeapPerKey(b, 200_000), "heap-bytes/key")
+	}
+}
