@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -121,13 +122,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, cs := range [][]prometheus.Collector{wal.Collectors(), snap.Collectors(), httpapi.Collectors(), srv.Collectors()} {
 		reg.MustRegister(cs...)
 	}
-	handler := httpapi.New(srv, httpapi.Options{
+	var handler http.Handler = httpapi.New(srv, httpapi.Options{
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		CORS:            cfg.CORS,
 		Logger:          log,
 		Gatherer:        reg,
 		Version:         version.Version,
 	})
+	if cfg.Trace {
+		handler = withPprof(handler)
+		log.Warn("-trace: serving /debug/pprof on the client port")
+	}
 
 	// Cancelling baseCtx ends long-running watch responses at shutdown.
 	baseCtx, cancelBase := context.WithCancel(context.Background())
@@ -183,6 +188,18 @@ func peerMux(v string) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"arbor\":%q}\n", v)
 	})
+	return mux
+}
+
+// withPprof adds Go's profiling endpoints (etcd 0.4's -trace).
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
 	return mux
 }
 

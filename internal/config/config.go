@@ -56,6 +56,7 @@ type Config struct {
 	HistorySize     int   // events kept for watchers; >= 1
 	MaxWatchers     int   // 0 means no limit
 	StrictReads     bool  // every GET linearizable
+	Trace           bool  // serve /debug/pprof on the client port
 
 	ConfigFile string // the TOML file read, "" if none
 

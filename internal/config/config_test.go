@@ -318,14 +318,25 @@ func TestEnvConflictWarns(t *testing.T) {
 	}
 }
 
+func TestTraceTurnsOnProfiling(t *testing.T) {
+	for v, want := range map[string]bool{"*": true, "1": true, "": false, "0": false, "false": false} {
+		if c := mustLoad(t, nil, map[string]string{"ETCD_TRACE": v}); c.Trace != want {
+			t.Errorf("ETCD_TRACE=%q: Trace %v, want %v", v, c.Trace, want)
+		}
+	}
+	if c := mustLoad(t, []string{"-trace", "*"}, nil); !c.Trace {
+		t.Error("-trace * did not turn tracing on")
+	}
+}
+
 func TestIgnoredSettingsWarn(t *testing.T) {
-	file := writeFile(t, "a.toml", "trace = \"*\"\n")
+	file := writeFile(t, "a.toml", "max_result_buffer = 5\n")
 	c := mustLoad(t, []string{"-config", file, "-r", "5"}, map[string]string{"ETCD_GRAPHITE_HOST": "g:2003"})
 	for _, w := range []string{
 		"[deprecated] use -max-retry-attempts, not -r",
 		"[ignored] -r:",
 		"[ignored] ETCD_GRAPHITE_HOST:",
-		"[ignored] " + file + ": trace:",
+		"[ignored] " + file + ": max_result_buffer:",
 	} {
 		if !hasWarning(c, w) {
 			t.Errorf("missing warning %q in %q", w, c.Warnings)

@@ -140,6 +140,11 @@ func (r *resolver) fill(c *Config) {
 	c.SnapshotCount = r.uint64("snapshot-count", 1)
 	c.Force = r.boolean("force")
 	c.StrictReads = r.boolean("strict-reads")
+	switch strings.ToLower(r.str("trace")) {
+	case "", "0", "false":
+	default:
+		c.Trace = true
+	}
 	c.VeryVerbose = r.boolean("vv") || r.boolean("vvv")
 	c.Verbose = r.boolean("v") || c.VeryVerbose
 

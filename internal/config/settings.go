@@ -146,6 +146,8 @@ var settings = []*setting{
 		usage: "Very verbose logging, including Raft's debug messages; implies -v."},
 	{name: "vvv", env: []string{"ETCD_VERY_VERY_VERBOSE"}, toml: "very_very_verbose", kind: kindBool, def: "false", group: groupInfo,
 		usage: "Accepted from etcd 0.4; the same as -vv."},
+	{name: "trace", env: []string{"ETCD_TRACE"}, toml: "trace", kind: kindString, defShow: "off", arg: "<*>", group: groupInfo,
+		usage: "Serve /debug/pprof/* on the client port (etcd 0.4's switch; any value but \"\", 0 or false turns it on)."},
 	{name: "version", kind: kindBool, def: "false", group: groupInfo,
 		usage: "Print the version and exit; nothing else is read or checked."},
 	{name: "h", alt: []string{"help"}, kind: kindBool, def: "false", group: groupInfo,
@@ -163,8 +165,6 @@ var settings = []*setting{
 		usage: "etcd 0.4's wait between join attempts."},
 	{name: "cpuprofile", env: []string{"ETCD_CPU_PROFILE_FILE"}, kind: kindIgnored, arg: "<path>", group: groupIgnored,
 		usage: "etcd 0.4's CPU profile output file."},
-	{name: "trace", env: []string{"ETCD_TRACE"}, toml: "trace", kind: kindIgnored, arg: "<*>", group: groupIgnored,
-		usage: "etcd 0.4's switch for /debug/metrics and /debug/pprof."},
 	{name: "graphite-host", env: []string{"ETCD_GRAPHITE_HOST"}, toml: "graphite_host", kind: kindIgnored, arg: "<host:port>", group: groupIgnored,
 		usage: "etcd 0.4's Graphite metrics target."},
 }
