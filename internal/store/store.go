@@ -319,7 +319,9 @@ func (s *Store) deleteLocked(p string, r *Request) (*Event, *apierr.Error) {
 
 func (s *Store) cadLocked(p string, r *Request) (*Event, *apierr.Error) {
 	if p == "/" {
-		return nil, s.errLocked(apierr.RootReadOnly, "/")
+		// etcd's compareAndDelete has no read-only check: the root fails
+		// as a directory, and etcd 3.4 prints the cause empty.
+		return nil, s.errLocked(apierr.NotFile, "")
 	}
 	old, le := s.lookupLocked(p)
 	if le != nil {
