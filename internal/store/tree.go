@@ -192,6 +192,19 @@ func (s *Store) lookupLocked(p string) (entry, *lookupErr) {
 	if e, ok := s.tree.Get(probe(p)); ok {
 		return e, nil
 	}
+	// Usually the parent exists (a new key in an existing dir). Every
+	// ancestor of an existing node is a directory, so the parent alone
+	// decides the answer then.
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return entry{}, &lookupErr{missing: true, at: p}
+	}
+	if e, ok := s.tree.Get(probe(p[:i])); ok {
+		if e.dir() {
+			return entry{}, &lookupErr{missing: true, at: p}
+		}
+		return entry{}, &lookupErr{at: p[:i]}
+	}
 	for i := 1; i < len(p); i++ {
 		if p[i] != '/' {
 			continue
