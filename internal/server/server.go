@@ -89,9 +89,11 @@ type Server struct {
 	// appliedIndex is the Raft index of the last applied entry.
 	// Invariant: appliedIndex <= node commit index.
 	appliedIndex atomic.Uint64
-	// readyIndex is the commit index known at start: local reads wait until
-	// it is applied, so a restart never serves older state than before.
-	readyIndex uint64
+	// readyc is closed once the member has applied everything the leader
+	// had committed when this member started (learned through ReadIndex):
+	// local reads wait for it, so a restart never serves older state than
+	// the cluster had already acknowledged.
+	readyc chan struct{}
 
 	proposec chan *store.Request
 	idSeq    atomic.Uint64
@@ -119,6 +121,7 @@ func Start(cfg Config) (*Server, error) {
 		applied:  newAppliedWait(),
 		proposec: make(chan *store.Request, 4096),
 		stopc:    make(chan struct{}),
+		readyc:   make(chan struct{}),
 	}
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
@@ -146,20 +149,53 @@ func Start(cfg Config) (*Server, error) {
 	s.lastSnap = node.SnapshotIndex
 	s.appliedIndex.Store(node.SnapshotIndex)
 	s.applied.advance(node.SnapshotIndex)
-	s.readyIndex = node.Status().Commit
 	s.log.Info("member starting", "name", s.id.Name, "id", fmt.Sprintf("%x", s.id.MemberID),
 		"cluster", fmt.Sprintf("%x", s.id.ClusterID), "role", "voter", "data_dir", cfg.DataDir,
-		"restarted", node.Restarted, "replay_to", s.readyIndex)
+		"restarted", node.Restarted)
 
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.applyLoop()
 	go s.proposeLoop()
 	go s.clockLoop()
+	go s.catchUp()
 	// A single voter need not wait out an election timeout.
 	if err := node.Campaign(context.Background()); err != nil {
 		s.log.Warn("campaign", "err", err)
 	}
 	return s, nil
+}
+
+// catchUp opens local reads once the member has applied the leader's
+// commit index as of some moment after start.
+func (s *Server) catchUp() {
+	defer s.wg.Done()
+	for {
+		// Raft drops a read-index request while there is no leader.
+		for s.node.Status().Leader == raft.None {
+			select {
+			case <-s.stopc:
+				return
+			case <-time.After(s.cfg.TickInterval):
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		idx, err := s.node.ReadIndex(ctx)
+		cancel()
+		if err == nil {
+			select {
+			case <-s.applied.wait(idx):
+				close(s.readyc)
+				s.log.Info("caught up; serving reads", "applied", idx)
+			case <-s.stopc:
+			}
+			return
+		}
+		select {
+		case <-s.stopc:
+			return
+		case <-time.After(s.cfg.TickInterval):
+		}
+	}
 }
 
 // Stop stops the member and waits for its goroutines. In-flight writes fail.
@@ -400,7 +436,14 @@ func (s *Server) clockLoop() {
 
 // Get reads path; with quorum (or StrictReads) it is linearizable.
 func (s *Server) Get(ctx context.Context, path string, recursive, sorted, quorum bool) (*store.Event, error) {
-	target := s.readyIndex
+	select {
+	case <-s.readyc:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stopc:
+		return nil, s.stoppedErr()
+	}
+	var target uint64
 	if quorum || s.cfg.StrictReads {
 		idx, err := s.node.ReadIndex(ctx)
 		if err != nil {
@@ -409,7 +452,7 @@ func (s *Server) Get(ctx context.Context, path string, recursive, sorted, quorum
 			}
 			return nil, apierr.New(apierr.RaftInternal, err.Error(), s.store.Index())
 		}
-		target = max(target, idx)
+		target = idx
 	}
 	select {
 	case <-s.applied.wait(target):
@@ -446,14 +489,16 @@ func (s *Server) Members() []httpapi.Member {
 	return []httpapi.Member{{ID: s.id.MemberID, Name: s.id.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs}}
 }
 
-// Health is nil when the member has a leader and has caught up with the
-// commit index it knew at start.
+// Health is nil when the member has a leader and has caught up with it
+// since starting.
 func (s *Server) Health(ctx context.Context) error {
 	if s.node.Status().Leader == raft.None {
 		return errors.New("no leader")
 	}
-	if s.appliedIndex.Load() < s.readyIndex {
-		return errors.New("replaying the log")
+	select {
+	case <-s.readyc:
+	default:
+		return errors.New("catching up with the leader")
 	}
 	return nil
 }

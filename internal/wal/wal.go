@@ -87,6 +87,7 @@ type WAL struct {
 	// hs and the snapshot marker are repeated at the head of every new
 	// segment, so that releasing older segments never loses them.
 	hs                  raftpb.HardState
+	syncs               uint64 // fdatasync calls, for tests
 	snapIndex, snapTerm uint64
 	// lastIndex is the highest index the log has reached (last entry or
 	// snapshot); a new segment is named after lastIndex+1.
@@ -353,8 +354,9 @@ func (r *replay) visit(off int, typ byte, payload []byte) error {
 }
 
 // Save appends ents (contiguous, ascending) and then hs (skipped when
-// empty) and, if anything was written, makes it durable with one
-// fdatasync before returning. The batch goes out in a single write; it
+// empty). When Raft requires it (new entries, or a new term or vote) it
+// makes everything durable with one fdatasync before returning; a change of
+// the commit index alone is written without one, as Raft allows. The batch goes out in a single write; it
 // starts a new segment first when it would push the current one past the
 // segment size.
 func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry) error {
@@ -392,7 +394,11 @@ func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry) error {
 			return w.fail(err)
 		}
 	}
-	if err := w.writeSync(buf); err != nil {
+	// Raft needs new entries and term/vote changes on stable storage before
+	// it acts on them; a commit index that moved on alone may be lost (it is
+	// re-learned), so it is written but rides on the next fsync.
+	mustSync := len(ents) > 0 || (hasHS && (hs.Term != w.hs.Term || hs.Vote != w.hs.Vote))
+	if err := w.write(buf, mustSync); err != nil {
 		return err
 	}
 	cur := &w.segs[len(w.segs)-1]
@@ -482,11 +488,19 @@ func (w *WAL) fail(err error) error {
 }
 
 // writeSync writes buf at the current offset and fdatasyncs.
-func (w *WAL) writeSync(buf []byte) error {
+func (w *WAL) writeSync(buf []byte) error { return w.write(buf, true) }
+
+// write appends buf to the current segment and, if sync, makes everything
+// written so far durable.
+func (w *WAL) write(buf []byte, sync bool) error {
 	if _, err := w.f.WriteAt(buf, w.off); err != nil {
 		return w.fail(fmt.Errorf("wal: write: %w", err))
 	}
 	w.off += int64(len(buf))
+	if !sync {
+		return nil
+	}
+	w.syncs++
 	start := time.Now()
 	err := fdatasync(w.f)
 	fsyncDuration.Observe(time.Since(start).Seconds())

@@ -742,3 +742,28 @@ func TestParseSegmentName(t *testing.T) {
 		}
 	}
 }
+
+// Only what Raft must not lose is synced: entries and term/vote changes.
+// A commit-only hard state rides on the next sync yet is still read back.
+func TestSaveSyncsOnlyWhenRaftRequires(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	base := w.syncs
+	mustSave(t, w, raftpb.HardState{Term: 1, Vote: 1, Commit: 0}, mkEnts(1, 3, 1, 10))
+	if w.syncs != base+1 {
+		t.Fatalf("entries + new term: %d syncs, want 1", w.syncs-base)
+	}
+	mustSave(t, w, raftpb.HardState{Term: 1, Vote: 1, Commit: 3}, nil)
+	if w.syncs != base+1 {
+		t.Fatal("a commit-only hard state was fsynced")
+	}
+	mustSave(t, w, raftpb.HardState{Term: 2, Vote: 1, Commit: 3}, nil)
+	if w.syncs != base+2 {
+		t.Fatal("a term change was not fsynced")
+	}
+	w.Close()
+	_, hs, ents := mustOpen(t, dir, 0, nil)
+	if hs.Commit != 3 || hs.Term != 2 || len(ents) != 3 {
+		t.Fatalf("reopened: hs %+v, %d entries", hs, len(ents))
+	}
+}
