@@ -354,6 +354,21 @@ func (n *Node) handleReady(rd raft.Ready) error {
 		// Snapshots from a leader arrive with cluster support (transport).
 		return fmt.Errorf("raftnode: received snapshot at %d, but snapshot transfer is not supported yet", rd.Snapshot.Metadata.Index)
 	}
+	// Committed entries are already on stable storage (Raft hands them out
+	// only after an earlier Ready persisted them), so the apply loop can
+	// work on them while this Ready's new entries are being fsynced.
+	var applied chan struct{}
+	if len(rd.CommittedEntries) > 0 {
+		a := Apply{Entries: rd.CommittedEntries, done: make(chan struct{})}
+		select {
+		case n.applyc <- a:
+		case <-n.stopc:
+			return nil
+		}
+		if hasConfChange(rd.CommittedEntries) {
+			applied = a.done
+		}
+	}
 	if err := n.wal.Save(rd.HardState, rd.Entries); err != nil {
 		return err
 	}
@@ -371,21 +386,13 @@ func (n *Node) handleReady(rd raft.Ready) error {
 	for _, rs := range rd.ReadStates {
 		n.reads.answer(rs)
 	}
-	if len(rd.CommittedEntries) > 0 {
-		a := Apply{Entries: rd.CommittedEntries, done: make(chan struct{})}
+	// A membership change must be applied before Raft hands out more work,
+	// so the next Ready already reflects the new configuration.
+	if applied != nil {
 		select {
-		case n.applyc <- a:
+		case <-applied:
 		case <-n.stopc:
 			return nil
-		}
-		// A membership change must be applied before Raft hands out more
-		// work, so the next Ready already reflects the new configuration.
-		if hasConfChange(rd.CommittedEntries) {
-			select {
-			case <-a.done:
-			case <-n.stopc:
-				return nil
-			}
 		}
 	}
 	n.raft.Advance()
