@@ -25,6 +25,7 @@ import (
 
 	"github.com/arbor-kv/arbor/internal/config"
 	"github.com/arbor-kv/arbor/internal/httpapi"
+	"github.com/arbor-kv/arbor/internal/metric/prom"
 	"github.com/arbor-kv/arbor/internal/server"
 	"github.com/arbor-kv/arbor/internal/snap"
 	"github.com/arbor-kv/arbor/internal/version"
@@ -119,9 +120,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, cs := range [][]prometheus.Collector{wal.Collectors(), snap.Collectors(), httpapi.Collectors(), srv.Collectors()} {
-		reg.MustRegister(cs...)
-	}
+	reg.MustRegister(
+		prom.Histogram("arbor_wal_fsync_duration_seconds", "Latency of WAL fdatasync calls.", wal.FsyncDuration),
+		prom.Histogram("arbor_snap_save_duration_seconds", "Time to write, fsync and rename a snapshot file.", snap.SaveDuration))
+	reg.MustRegister(httpapi.Collectors()...)
+	reg.MustRegister(srv.Collectors()...)
 	var handler http.Handler = httpapi.New(srv, httpapi.Options{
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		CORS:            cfg.CORS,

@@ -3,7 +3,6 @@ package apierr
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Code is an etcd v2 error code.
@@ -107,21 +106,23 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%d: %s (%s) [%d]", e.Code, e.Message, e.Cause, e.Index)
 }
 
-// StatusCode is the HTTP status etcd answers with for this error.
+// StatusCode is the HTTP status etcd answers with for this error. (Numbers,
+// not net/http's names: the store imports this package and stays free of
+// net/http.)
 func (e *Error) StatusCode() int {
 	switch e.Code {
 	case KeyNotFound:
-		return http.StatusNotFound
+		return 404
 	case NotFile, DirNotEmpty:
-		return http.StatusForbidden
+		return 403
 	case Unauthorized:
-		return http.StatusUnauthorized
+		return 401
 	case TestFailed, NodeExist:
-		return http.StatusPreconditionFailed
+		return 412
 	case RaftInternal, LeaderElect:
-		return http.StatusInternalServerError
+		return 500
 	}
-	return http.StatusBadRequest
+	return 400
 }
 
 // Is reports whether err is an *Error with the given code.

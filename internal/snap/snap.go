@@ -216,7 +216,7 @@ func Save(dir string, meta Meta, write func(io.Writer) error) (path string, err 
 	if err := syncDir(dir); err != nil {
 		return "", fmt.Errorf("snap: save: %w", err)
 	}
-	saveDuration.Observe(time.Since(start).Seconds())
+	SaveDuration.Observe(time.Since(start).Seconds())
 	return final, nil
 }
 

@@ -1,12 +1,7 @@
 package wal
 
-import "github.com/prometheus/client_golang/prometheus"
+import "github.com/arbor-kv/arbor/internal/metric"
 
-var fsyncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-	Name:    "arbor_wal_fsync_duration_seconds",
-	Help:    "Latency of WAL fdatasync calls.",
-	Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
-})
-
-// Collectors returns the package's metrics for the caller to register.
-func Collectors() []prometheus.Collector { return []prometheus.Collector{fsyncDuration} }
+// FsyncDuration records the latency of every WAL fdatasync, in seconds
+// (exported to Prometheus as arbor_wal_fsync_duration_seconds).
+var FsyncDuration = metric.NewExponential(0.0001, 2, 16)

@@ -503,7 +503,7 @@ func (w *WAL) write(buf []byte, sync bool) error {
 	w.syncs++
 	start := time.Now()
 	err := fdatasync(w.f)
-	fsyncDuration.Observe(time.Since(start).Seconds())
+	FsyncDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return w.fail(fmt.Errorf("wal: sync: %w", err))
 	}
