@@ -1,0 +1,114 @@
+package compat
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"sync"
+)
+
+// knownKey names the steps and aspect a known difference covers. step is
+// "sequence/step", or a path.Match pattern over those names ("*/*" matches
+// every step); aspect is one that compareExchange reports ("status",
+// "header Content-Type", "header X-Etcd-Index", "body", "field order",
+// "trailing newline", "shape", ...), or "*" for all of them.
+type knownKey struct {
+	step   string
+	aspect string
+}
+
+// knownDifferences are the places where arbor still answers differently
+// from etcd 3.4 and should not (deliberate differences are not here: the
+// steps involved compare less, and say why). A difference an entry covers
+// is logged with its reason instead of failing the test; every other
+// aspect of the same steps is still enforced. When a fix lands, delete the
+// entry and the check is enforced again. An entry that matched steps which
+// ran but no longer reproduces is listed at the end of the run (a failure
+// with COMPAT_STRICT=1).
+var knownDifferences = map[knownKey]string{
+	{"*/*", "header X-Etcd-Cluster-Id"}: "arbor sets X-Etcd-Cluster-ID on every response; etcd 3.4 only on /v2/keys (GET, HEAD, PUT, POST, DELETE) and /v2/members answers",
+
+	{"info/health", "header Content-Type"}:  `etcd 3.4 writes /health without a Content-Type, so net/http sends "text/plain; charset=utf-8"; arbor says application/json`,
+	{"info/machines-slash", "*"}:            "etcd 3.4 routes /v2/machines exactly: /v2/machines/ is 404 \"404 page not found\"; arbor serves the machine list",
+	{"methods/put-members", "header Allow"}: "etcd 3.4's /v2/members takes GET, POST, PUT and DELETE and answers a PUT without an ID with a bare 405 (no Allow); arbor allows GET only and sends Allow: GET",
+	{"info/delete-member-unknown", "*"}:     "etcd 3.4 removes members through DELETE /v2/members/<id> (404 JSON for an unknown ID); arbor has no member removal there",
+
+	// etcd's http.ServeMux answers a path that is not clean (//, /./,
+	// /../) with 301 to the cleaned path and does nothing else; arbor
+	// cleans the key itself and serves (or writes) it.
+	{"paths/get-double-slash", "*"}: "etcd 3.4: 301 Moved Permanently, Location /v2/keys/esc/trail, text/html body; arbor: 200 with the key",
+	{"paths/get-dot", "*"}:          "etcd 3.4: 301 to /v2/keys/esc/trail; arbor: 200 with the key",
+	{"paths/get-dotdot", "*"}:       "etcd 3.4: 301 to /v2/keys/esc/trail; arbor: 200 with the key",
+	{"paths/put-double-slash", "*"}: "etcd 3.4: 301 to /v2/keys/esc/trail2 without writing; arbor: 201 and writes /esc/trail2",
+}
+
+var known struct {
+	mu   sync.Mutex
+	seen map[knownKey]bool // the entry's pattern matched a step that ran
+	hit  map[knownKey]bool // the entry covered a difference
+}
+
+func knownMatches(k knownKey, step, aspect string) bool {
+	ok, err := path.Match(k.step, step)
+	if err != nil {
+		panic(fmt.Sprintf("knownDifferences: bad pattern %q: %v", k.step, err))
+	}
+	return ok && (k.aspect == "*" || k.aspect == aspect)
+}
+
+// markSeen records that step ran, for the stale-entry report.
+func markSeen(step string) {
+	known.mu.Lock()
+	defer known.mu.Unlock()
+	if known.seen == nil {
+		known.seen = map[knownKey]bool{}
+	}
+	for k := range knownDifferences {
+		if knownMatches(knownKey{k.step, "*"}, step, "*") {
+			known.seen[k] = true
+		}
+	}
+}
+
+// lookupKnown finds the entry covering a difference in aspect of step.
+func lookupKnown(step, aspect string) (knownKey, string, bool) {
+	// Deterministic choice when several entries match: the most specific
+	// (longest) pattern first.
+	var keys []knownKey
+	for k := range knownDifferences {
+		if knownMatches(k, step, aspect) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return knownKey{}, "", false
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if len(keys[i].step) != len(keys[j].step) {
+			return len(keys[i].step) > len(keys[j].step)
+		}
+		return keys[i].aspect > keys[j].aspect
+	})
+	known.mu.Lock()
+	defer known.mu.Unlock()
+	if known.hit == nil {
+		known.hit = map[knownKey]bool{}
+	}
+	known.hit[keys[0]] = true
+	return keys[0], knownDifferences[keys[0]], true
+}
+
+// staleKnownDifferences lists the entries whose steps ran without the
+// difference showing.
+func staleKnownDifferences() []string {
+	known.mu.Lock()
+	defer known.mu.Unlock()
+	var out []string
+	for k, reason := range knownDifferences {
+		if known.seen[k] && !known.hit[k] {
+			out = append(out, fmt.Sprintf("{%q, %q}: %s", k.step, k.aspect, reason))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
