@@ -100,6 +100,11 @@ type Server struct {
 
 	snapshotting atomic.Bool
 	lastSnap     uint64 // owned by the apply goroutine
+	// logBytes counts entry bytes applied since lastSnap; lastSnapSize is
+	// the size of the newest snapshot (0 before the first one). Both are
+	// owned by the apply goroutine.
+	logBytes     int64
+	lastSnapSize atomic.Int64
 
 	lock  *os.File // held for the member's lifetime
 	stopc chan struct{}
@@ -136,7 +141,12 @@ func Start(cfg Config) (*Server, error) {
 		TickInterval:  cfg.TickInterval,
 		ElectionTicks: cfg.ElectionTicks,
 		Logger:        cfg.Logger,
-	}, func(r io.Reader) error { return s.store.Restore(r) })
+	}, func(r io.Reader) error {
+		cr := &countingReader{r: r}
+		err := s.store.Restore(cr)
+		s.lastSnapSize.Store(cr.n)
+		return err
+	})
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -337,6 +347,7 @@ func (s *Server) applyLoop() {
 		for _, e := range a.Entries {
 			s.applyEntry(e)
 			last = e.Index
+			s.logBytes += int64(len(e.Data))
 		}
 		s.appliedIndex.Store(last)
 		a.Done()
@@ -375,21 +386,32 @@ func (s *Server) applyEntry(e raftpb.Entry) {
 	}
 }
 
-// maybeSnapshot captures the store every SnapshotCount entries and writes it
-// out in the background: capturing is O(1), so writes never wait for it.
+// snapshotLogRatio: a snapshot is taken only once the log written since the
+// previous one is at least this fraction of that snapshot's size. With a
+// large store, snapshotting every SnapshotCount entries would rewrite the
+// whole store many times over (a 1M-key fill wrote ~5 GB of snapshots);
+// this bounds snapshot writes to a few times the store's final size, and the
+// log replayed at restart to a quarter of a snapshot.
+const snapshotLogRatio = 4
+
+// maybeSnapshot captures the store every SnapshotCount entries (and see
+// snapshotLogRatio) and writes it out in the background: capturing is O(1),
+// so writes never wait for it.
 func (s *Server) maybeSnapshot(applied uint64) {
-	if applied-s.lastSnap < s.cfg.SnapshotCount || !s.snapshotting.CompareAndSwap(false, true) {
+	if applied-s.lastSnap < s.cfg.SnapshotCount || s.logBytes*snapshotLogRatio < s.lastSnapSize.Load() ||
+		!s.snapshotting.CompareAndSwap(false, true) {
 		return
 	}
 	sn := s.store.Snapshot()
 	cs := s.node.ConfState()
-	s.lastSnap = applied
+	s.lastSnap, s.logBytes = applied, 0
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer s.snapshotting.Store(false)
 		err := s.node.SaveSnapshot(applied, cs, func(w io.Writer) error {
-			_, err := sn.WriteTo(w)
+			n, err := sn.WriteTo(w)
+			s.lastSnapSize.Store(n)
 			return err
 		})
 		if err != nil && !errors.Is(err, raftnode.ErrStopped) {
@@ -501,4 +523,16 @@ func (s *Server) Health(ctx context.Context) error {
 		return errors.New("catching up with the leader")
 	}
 	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
