@@ -5,9 +5,12 @@
 // checkout) on free 127.0.0.1 ports with temporary data dirs, replays the
 // same table of HTTP requests against both, and compares the answers step
 // by step: status code, Content-Type, the presence of X-Etcd-Index,
-// X-Raft-Index and X-Raft-Term, the X-Etcd-Index value, and the JSON body,
-// both as a canonical re-encoding and by the raw field order of the
-// top-level and node objects.
+// X-Raft-Index, X-Raft-Term and X-Etcd-Cluster-ID, the X-Etcd-Index value,
+// Allow and Location, and the body. JSON bodies are compared three ways:
+// as a canonical re-encoding (content), by the raw field order of the
+// top-level and node objects, and byte for byte against what
+// encoding/json, which etcd uses, writes for them (string escaping,
+// spacing, the trailing newline). Other bodies are compared as text.
 //
 // The two servers cannot agree on absolute numbers, so both answers are
 // normalised before comparing:
@@ -24,13 +27,20 @@
 //   - "nodes" are compared as a set unless the request asked for sorted=true.
 //   - Member IDs and the servers' own URLs become markers.
 //
-// Some endpoints differ on purpose (arbor's /version carries an "arbor"
+// Some answers differ on purpose (arbor's /version carries an "arbor"
 // field and reports etcdserver 2.3.8, /v2/stats/self has a "role" field,
-// /v2/stats/leader is shaped after etcd 0.4); those steps compare field
-// names or status only, as each step says. Any other difference in arbor
-// makes the test fail, except the ones listed in knownDifferences, which
-// are logged with their reason so the owners can fix them; deleting an
-// entry is all it takes to enforce that check again.
+// /v2/stats/leader may be shaped differently, a stream watch that starts
+// in the history keeps streaming); those steps compare field names, status
+// or the first event only, as each step says. Any other difference in
+// arbor makes the test fail, except the ones listed in knownDifferences,
+// which are logged with their reason so the owners can fix them; deleting
+// an entry is all it takes to enforce that check again.
+//
+// A step is a request (method, path and query, form body) or the
+// collection of a watch started earlier; each sequence's steps run in
+// order, and a test runs its sequences one after the other on its own pair
+// of servers. Tests run in parallel. COMPAT_VERBOSE=1 logs both answers to
+// every step.
 //
 // Without etcd installed every test skips and says so ("make deps" installs
 // it). The tests stop only the processes they started, by PID.

@@ -108,3 +108,25 @@ func TestKnownDifferencesPatternsAreValid(t *testing.T) {
 		knownMatches(k, "x/y", "status") // panics on a malformed pattern
 	}
 }
+
+func TestWireMatchesEncodingJSON(t *testing.T) {
+	// What encoding/json writes round-trips exactly...
+	for _, body := range []string{
+		`{"action":"set","node":{"key":"/a","value":"\u003ca\u003e\u0026\u2028é\ufffd","modifiedIndex":3}}`,
+		`{"nodes":[],"ttl":-1,"dir":true,"x":null}`,
+	} {
+		if w := wire(mustParse(t, body)); w != body {
+			t.Errorf("wire(%s) = %s", body, w)
+		}
+	}
+	// ...and other spellings of the same content do not.
+	for _, body := range []string{
+		`{"value":"<a>"}`,
+		`{"value":"\u00e9"}`,
+		`{ "value":"x"}`,
+	} {
+		if w := wire(mustParse(t, body)); w == body {
+			t.Errorf("wire accepted a spelling encoding/json does not write: %s", body)
+		}
+	}
+}

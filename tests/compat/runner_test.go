@@ -126,11 +126,11 @@ func (p *pair) run(t *testing.T, seq sequence) {
 	t.Helper()
 	ref := &seqState{s: p.ref}
 	sut := &seqState{s: p.sut}
-	pending := map[string][2]*exchange{}
+	pending := map[string]watchPair{}
 	defer func() {
-		for _, ex := range pending {
-			ex[0].close()
-			ex[1].close()
+		for _, w := range pending {
+			w.ref.close()
+			w.sut.close()
 		}
 	}()
 	seen := map[string]bool{}
@@ -147,29 +147,31 @@ func (p *pair) run(t *testing.T, seq sequence) {
 		var a, b *exchange
 		switch {
 		case st.await != "":
-			ex, ok := pending[st.await]
+			w, ok := pending[st.await]
 			if !ok {
 				t.Fatalf("%s: no pending watch %q", id, st.await)
 			}
 			delete(pending, st.await)
-			a, b = ex[0], ex[1]
+			a, b = w.ref, w.sut
+			ref.setRequest(w.start)
+			sut.setRequest(w.start)
 			var wg sync.WaitGroup
 			wg.Add(2)
 			go func() { defer wg.Done(); a.finish(st.events) }()
 			go func() { defer wg.Done(); b.finish(st.events) }()
 			wg.Wait()
 		case st.async != "":
-			ref.sorted, sut.sorted = isSorted(st.path), isSorted(st.path)
+			ref.setRequest(st)
+			sut.setRequest(st)
 			var wg sync.WaitGroup
 			wg.Add(2)
 			go func() { defer wg.Done(); a = ref.send(st, true) }()
 			go func() { defer wg.Done(); b = sut.send(st, true) }()
 			wg.Wait()
-			pending[st.async] = [2]*exchange{a, b}
+			pending[st.async] = watchPair{start: st, ref: a, sut: b}
 		default:
-			ref.sorted, sut.sorted = isSorted(st.path), isSorted(st.path)
-			ref.prevIndex = strings.Contains(st.path, "prevIndex=") || strings.Contains(st.form, "prevIndex=")
-			sut.prevIndex = ref.prevIndex
+			ref.setRequest(st)
+			sut.setRequest(st)
 			a = ref.send(st, false)
 			b = sut.send(st, false)
 		}
@@ -199,6 +201,18 @@ func (p *pair) run(t *testing.T, seq sequence) {
 	if len(pending) > 0 {
 		t.Errorf("%s: watches started but never awaited: %v", seq.name, mapKeys(pending))
 	}
+}
+
+// watchPair is a watch started on both servers and not yet collected.
+type watchPair struct {
+	start    step
+	ref, sut *exchange
+}
+
+// setRequest notes what of the request st the normalisation depends on.
+func (st *seqState) setRequest(s step) {
+	st.sorted = isSorted(s.path)
+	st.prevIndex = strings.Contains(s.path, "prevIndex=") || strings.Contains(s.form, "prevIndex=")
 }
 
 func mapKeys[V any](m map[string]V) []string {
@@ -501,7 +515,24 @@ func compareBody(st step, ref, sut *seqState, ba, bb []byte, atA, atB time.Time)
 	if d := diffMaps(fieldOrders(ja, ref.normInOrder), fieldOrders(jb, sut.normInOrder)); d != "" {
 		ms = append(ms, mismatch{"field order", d})
 	}
+	// Parsing forgets how strings were escaped. etcd's body is what
+	// encoding/json writes; arbor's must be too.
+	ra, rb := strings.TrimSuffix(string(ba), "\n"), strings.TrimSuffix(string(bb), "\n")
+	if wa, wb := wire(ja), wire(jb); wa == ra && wb != rb {
+		ms = append(ms, mismatch{"raw encoding", firstDifference(wb, rb)})
+	}
 	return ms
+}
+
+// firstDifference shows where arbor's raw body departs from its
+// encoding/json form.
+func firstDifference(want, got string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	lo := max(0, i-40)
+	return fmt.Sprintf("  at byte %d:\n  encoding/json: %q\n  arbor:         %q", i, want[lo:min(len(want), i+40)], got[lo:min(len(got), i+40)])
 }
 
 func diffMaps(a, b map[string]string) string {

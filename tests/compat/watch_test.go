@@ -86,10 +86,6 @@ func TestWatch(t *testing.T) {
 func TestTTLExpiry(t *testing.T) {
 	t.Parallel()
 	p := startPair(t)
-	gone := get("get-expired-a", "/v2/keys/t/a")
-	// etcd expires keys on its 500 ms sync tick, so a one-second TTL is
-	// over by 1.5 s; the rest is slack for a loaded machine.
-	gone.sleep = 2500 * time.Millisecond
 	// ttl=0 expires at the next expiry tick. Its own sequence, so that
 	// tick cannot interleave with the writes of the next one.
 	p.run(t, sequence{name: "expiry-zero", steps: []step{
@@ -98,12 +94,18 @@ func TestTTLExpiry(t *testing.T) {
 		await("event-zero-expire", "zero"),
 		get("get-expired-zero", "/v2/keys/tz/z"),
 	}})
+	gone := get("get-expired-a", "/v2/keys/t/a")
+	// etcd expires keys on its 500 ms sync tick, so a one-second TTL is
+	// over by 1.5 s; the rest is slack for a loaded machine.
+	gone.sleep = 2500 * time.Millisecond
 	p.run(t, sequence{name: "expiry", steps: []step{
+		// The write without a TTL comes first, so that a slow machine cannot
+		// expire anything before all the writes are in.
+		put("keep", "/v2/keys/t/keep", "value=k"),
 		put("ttl-a", "/v2/keys/t/a?ttl=1", "value=x"),
 		put("ttl-b", "/v2/keys/t/b?ttl=1", "value=y"),
 		put("ttl-dir", "/v2/keys/t/d?dir=true&ttl=1", ""),
 		put("in-ttl-dir", "/v2/keys/t/d/k", "value=z"),
-		put("keep", "/v2/keys/t/keep", "value=k"),
 		watch("watch-a", "a", "/v2/keys/t/a?wait=true"),
 		watch("watch-in-dir", "indir", "/v2/keys/t/d/k?wait=true"),
 		watch("watch-all", "all", "/v2/keys/t?wait=true&recursive=true&waitIndex={idx:6}"),
