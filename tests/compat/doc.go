@@ -39,8 +39,11 @@
 // A step is a request (method, path and query, form body) or the
 // collection of a watch started earlier; each sequence's steps run in
 // order, and a test runs its sequences one after the other on its own pair
-// of servers. Tests run in parallel. COMPAT_VERBOSE=1 logs both answers to
-// every step.
+// of servers. Tests run in parallel. TestStoreStatsCounters compares how
+// each request moves the /v2/stats/store counters rather than their
+// values. COMPAT_VERBOSE=1 logs both answers to every step; after a full
+// run, entries of knownDifferences that no longer reproduce are listed
+// (COMPAT_STRICT=1 makes that a failure).
 //
 // Without etcd installed every test skips and says so ("make deps" installs
 // it). The tests stop only the processes they started, by PID.

@@ -31,7 +31,7 @@ var knownDifferences = map[knownKey]string{
 	{"info/health", "header Content-Type"}:  `etcd 3.4 writes /health without a Content-Type, so net/http sends "text/plain; charset=utf-8"; arbor says application/json`,
 	{"info/machines-slash", "*"}:            "etcd 3.4 routes /v2/machines exactly: /v2/machines/ is 404 \"404 page not found\"; arbor serves the machine list",
 	{"methods/put-members", "header Allow"}: "etcd 3.4's /v2/members takes GET, POST, PUT and DELETE and answers a PUT without an ID with a bare 405 (no Allow); arbor allows GET only and sends Allow: GET",
-	{"info/delete-member-unknown", "*"}:     "etcd 3.4 removes members through DELETE /v2/members/<id> (404 JSON for an unknown ID); arbor has no member removal there",
+	{"info/delete-member-unknown", "*"}:     `etcd 3.4 removes members with DELETE /v2/members/<id>: 404 {"message":"No such member: 1234"}; arbor: 405 "Method Not Allowed", Allow: GET`,
 
 	// etcd 3.4's CompareAndDelete counts through a deferred check of an
 	// error variable that its compare-failure return never sets, so a
