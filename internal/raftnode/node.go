@@ -275,17 +275,38 @@ func (n *Node) ConfState() raftpb.ConfState {
 	return raftpb.ConfState{}
 }
 
+// keepEntries is how many applied entries a single-voter member keeps in
+// memory. Nothing reads older ones (there is no follower to catch up), and
+// keeping everything back to the last snapshot would hold up to a quarter
+// of a snapshot's size in memory.
+const keepEntries = 4096
+
+// Applied tells the node that entries up to index are applied, so that a
+// single voter can drop older entries from memory (they stay in the WAL).
+// With other members, entries are kept back to the last snapshot, since a
+// follower may need them. Called by the apply goroutine.
+func (n *Node) Applied(index uint64) {
+	cs := n.confState.Load()
+	if cs == nil || len(cs.Voters) != 1 || cs.Voters[0] != n.Identity.MemberID || len(cs.Learners) > 0 || len(cs.VotersOutgoing) > 0 {
+		return
+	}
+	first, err := n.storage.FirstIndex()
+	if err != nil || index < first+2*keepEntries {
+		return
+	}
+	if err := n.storage.Compact(index - keepEntries); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		n.log.Warn("raft storage trim", "index", index-keepEntries, "err", err)
+	}
+}
+
 // Term returns the term of the entry at index, if still in the log.
 func (n *Node) Term(index uint64) (uint64, error) { return n.storage.Term(index) }
 
-// SaveSnapshot writes a snapshot of the applied state at index (whose body
-// write produces) and then compacts the log behind it. It runs on the
-// caller's goroutine and may take long; writes go on meanwhile.
-func (n *Node) SaveSnapshot(index uint64, cs raftpb.ConfState, write func(io.Writer) error) error {
-	term, err := n.storage.Term(index)
-	if err != nil {
-		return fmt.Errorf("raftnode: term of snapshot index %d: %w", index, err)
-	}
+// SaveSnapshot writes a snapshot of the applied state at index (of the
+// given term, see Term; whose body write produces) and then compacts the log
+// behind it. It runs on the caller's goroutine and may take long; writes go
+// on meanwhile.
+func (n *Node) SaveSnapshot(index, term uint64, cs raftpb.ConfState, write func(io.Writer) error) error {
 	meta := snap.Meta{Index: index, Term: term, ConfState: cs}
 	start := time.Now()
 	path, err := snap.Save(n.snapDir, meta, write)

@@ -350,6 +350,7 @@ func (s *Server) applyLoop() {
 			s.logBytes += int64(len(e.Data))
 		}
 		s.appliedIndex.Store(last)
+		s.node.Applied(last)
 		a.Done()
 		s.applied.advance(last)
 		appliedIndexGauge.Set(float64(last))
@@ -402,6 +403,12 @@ func (s *Server) maybeSnapshot(applied uint64) {
 		!s.snapshotting.CompareAndSwap(false, true) {
 		return
 	}
+	term, err := s.node.Term(applied)
+	if err != nil {
+		s.snapshotting.Store(false)
+		s.log.Error("snapshot: term of applied entry", "index", applied, "err", err)
+		return
+	}
 	sn := s.store.Snapshot()
 	cs := s.node.ConfState()
 	s.lastSnap, s.logBytes = applied, 0
@@ -409,7 +416,7 @@ func (s *Server) maybeSnapshot(applied uint64) {
 	go func() {
 		defer s.wg.Done()
 		defer s.snapshotting.Store(false)
-		err := s.node.SaveSnapshot(applied, cs, func(w io.Writer) error {
+		err := s.node.SaveSnapshot(applied, term, cs, func(w io.Writer) error {
 			n, err := sn.WriteTo(w)
 			s.lastSnapSize.Store(n)
 			return err
