@@ -27,13 +27,14 @@ arborctl's.`,
   arborctl exec-watch /config/app -- sh -c 'echo "$ETCD_WATCH_KEY is now $ETCD_WATCH_VALUE"'
   arborctl exec-watch --after-index 2005 -r /jobs -- ./run-job.sh`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, argv, ok := splitExecArgs(args, cmd.ArgsLenAtDash())
-			if !ok {
-				return failf(exitBadArgs, "Error:  key and command to exec required\n")
-			}
+			// Like etcdctl, connect (and sync) before looking at the arguments.
 			c, err := a.newClient(true)
 			if err != nil {
 				return err
+			}
+			key, argv, ok := splitExecArgs(args, cmd.ArgsLenAtDash())
+			if !ok {
+				return failf(exitBadArgs, "Error:  key and command to exec required\n")
 			}
 			w := c.Watcher(key, client.WatcherOptions{AfterIndex: uint64(max(afterIndex, 0)), Recursive: recursive})
 			for {

@@ -17,11 +17,12 @@ and exits with 1 (use ls).`,
   arborctl -o extended get /coreos.com/updateengine/rebootlock/semaphore
   arborctl get --quorum /_etcd/machines/2ddbdb7c872b4bc59dd1969ac166501e`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keyArg(args)
+			// Like etcdctl, connect (and sync) before looking at the arguments.
+			c, err := a.newClient(true)
 			if err != nil {
 				return err
 			}
-			c, err := a.newClient(true)
+			key, err := keyArg(args)
 			if err != nil {
 				return err
 			}

@@ -17,11 +17,12 @@ func newMkdirCommand(a *app) *cobra.Command {
 		Example: `  arborctl mkdir /example
   arborctl mkdir /here/you/go --ttl 120`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keyArg(args)
+			// Like etcdctl, connect (and sync) before looking at the arguments.
+			c, err := a.newClient(true)
 			if err != nil {
 				return err
 			}
-			c, err := a.newClient(true)
+			key, err := keyArg(args)
 			if err != nil {
 				return err
 			}

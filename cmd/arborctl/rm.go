@@ -21,11 +21,12 @@ current value or modified index matches (compare-and-delete).`,
   arborctl rm --dir /x/y/z
   arborctl rm --with-value held /lock`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keyArg(args)
+			// Like etcdctl, connect (and sync) before looking at the arguments.
+			c, err := a.newClient(true)
 			if err != nil {
 				return err
 			}
-			c, err := a.newClient(true)
+			key, err := keyArg(args)
 			if err != nil {
 				return err
 			}

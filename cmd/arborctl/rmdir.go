@@ -13,11 +13,12 @@ func newRmdirCommand(a *app) *cobra.Command {
 		Long:    `Remove an empty directory or a key; a non-empty directory is an error (108).`,
 		Example: `  arborctl rmdir /x/y/z`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keyArg(args)
+			// Like etcdctl, connect (and sync) before looking at the arguments.
+			c, err := a.newClient(true)
 			if err != nil {
 				return err
 			}
-			c, err := a.newClient(true)
+			key, err := keyArg(args)
 			if err != nil {
 				return err
 			}

@@ -18,11 +18,12 @@ func newSetdirCommand(a *app) *cobra.Command {
 		Example: `  arborctl setdir /x/y/z
   arborctl setdir /cache --ttl 300`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keyArg(args)
+			// Like etcdctl, connect (and sync) before looking at the arguments.
+			c, err := a.newClient(true)
 			if err != nil {
 				return err
 			}
-			c, err := a.newClient(true)
+			key, err := keyArg(args)
 			if err != nil {
 				return err
 			}

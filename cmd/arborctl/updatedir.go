@@ -18,11 +18,12 @@ no --ttl, make it permanent.`,
 		Example: `  arborctl updatedir /here/you/go --ttl 500
   arborctl updatedir /here/you/go`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keyArg(args)
+			// Like etcdctl, connect (and sync) before looking at the arguments.
+			c, err := a.newClient(true)
 			if err != nil {
 				return err
 			}
-			c, err := a.newClient(true)
+			key, err := keyArg(args)
 			if err != nil {
 				return err
 			}

@@ -24,11 +24,12 @@ first change after index N, which may already be in the past.`,
   arborctl watch --forever --after-index 2005 -r /services
   while true; do arborctl watch --recursive /example; done`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := keyArg(args)
+			// Like etcdctl, connect (and sync) before looking at the arguments.
+			c, err := a.newClient(true)
 			if err != nil {
 				return err
 			}
-			c, err := a.newClient(true)
+			key, err := keyArg(args)
 			if err != nil {
 				return err
 			}
