@@ -11,7 +11,8 @@ import (
 // serveHealth answers /health as etcd 3.4 does: {"health":"true"} when the
 // member has a leader and serves, otherwise {"health":"false"} with 503.
 func (h *handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
+	// etcd 3.4 sets no Content-Type here, so net/http sniffs text/plain.
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := h.b.Health(r.Context()); err != nil {
 		h.log.Warn("httpapi: /health failed", "err", err)
 		writeBody(w, r, http.StatusServiceUnavailable, []byte(`{"health":"false"}`))

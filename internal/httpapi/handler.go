@@ -157,31 +157,35 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	// One Status per request (two for a write, whose Raft index is read
 	// after it applied): the Backend may have to ask the Raft goroutine.
-	st := h.b.Status()
-	w.Header().Set("X-Etcd-Cluster-ID", strconv.FormatUint(st.ClusterID, 16))
-	h.route(w, r, st)
+	h.route(w, r, h.b.Status())
 }
 
-// route dispatches on the cleaned path. Unlike etcd (whose mux answers 301
-// to the cleaned URL), an unclean path is served as if it were clean: a
-// redirect would turn a PUT into a GET in many clients.
+// route dispatches on the path. Unlike etcd (whose mux answers 301 to the
+// cleaned URL), an unclean key path is served as if it were clean: a
+// redirect would turn a PUT into a GET in many clients and lose the write.
+// Other routes match exactly, as etcd's do.
 func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
+	// etcd sets the cluster ID header on the keys and members routes only
+	// (on the keys route, not on its 405 answers).
+	clusterID := func() { w.Header().Set("X-Etcd-Cluster-ID", strconv.FormatUint(st.ClusterID, 16)) }
 	p := path.Clean("/" + r.URL.Path)
 	if p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/") {
 		if !allowMethod(w, r, http.MethodHead, http.MethodGet, http.MethodPut,
 			http.MethodPost, http.MethodDelete) {
 			return
 		}
+		clusterID()
 		h.serveKeys(w, r, st)
 		return
 	}
-	if strings.HasPrefix(p, "/v2/members/") {
+	if id, ok := strings.CutPrefix(r.URL.Path, "/v2/members/"); ok && id != "" {
+		clusterID()
 		if allowMethod(w, r, http.MethodGet) {
-			h.serveMember(w, r, p[len("/v2/members/"):], st)
+			h.serveMember(w, r, id, st)
 		}
 		return
 	}
-	switch p {
+	switch r.URL.Path {
 	case "/version":
 		if allowMethod(w, r, http.MethodGet) {
 			writeRaw(w, r, "application/json", h.version)
@@ -210,7 +214,8 @@ func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
 		if allowMethod(w, r, http.MethodGet, http.MethodHead) {
 			h.serveLeader(w, r, st)
 		}
-	case "/v2/members":
+	case "/v2/members", "/v2/members/":
+		clusterID()
 		if allowMethod(w, r, http.MethodGet) {
 			h.serveMembers(w, r)
 		}

@@ -183,10 +183,10 @@ func TestHealth(t *testing.T) {
 	fb := &fakeBackend{}
 	h := New(fb, testOptions())
 	wantResponse(t, do(t, h, "GET", "/health", ""), 200,
-		map[string]string{"Content-Type": "application/json"}, `{"health":"true"}`)
+		map[string]string{"Content-Type": "text/plain; charset=utf-8"}, `{"health":"true"}`)
 	fb.healthFn = func(context.Context) error { return errors.New("no leader") }
 	wantResponse(t, do(t, h, "GET", "/health", ""), 503,
-		map[string]string{"Content-Type": "application/json"}, `{"health":"false"}`)
+		map[string]string{"Content-Type": "text/plain; charset=utf-8"}, `{"health":"false"}`)
 }
 
 func TestStats(t *testing.T) {
@@ -197,7 +197,7 @@ func TestStats(t *testing.T) {
 	}
 	h := New(fb, testOptions())
 	wantResponse(t, do(t, h, "GET", "/v2/stats/self", ""), 200,
-		map[string]string{"Content-Type": "application/json", "X-Etcd-Cluster-Id": "abc"},
+		map[string]string{"Content-Type": "application/json", "X-Etcd-Cluster-Id": ""},
 		`{"name":"a","state":"StateFollower"}`)
 	wantResponse(t, do(t, h, "GET", "/v2/stats/store", ""), 200,
 		map[string]string{"Content-Type": "application/json"},
@@ -267,10 +267,14 @@ func TestMembersMachinesLeader(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	h := New(&fakeBackend{status: Status{ClusterID: 1}}, testOptions())
-	for _, target := range []string{"/version", "/version/"} {
-		wantResponse(t, do(t, h, "GET", target, ""), 200,
-			map[string]string{"Content-Type": "application/json", "X-Etcd-Cluster-Id": "1"},
-			`{"etcdserver":"2.3.8","etcdcluster":"2.3.0","arbor":"0.0.0-test"}`)
+	wantResponse(t, do(t, h, "GET", "/version", ""), 200,
+		map[string]string{"Content-Type": "application/json", "X-Etcd-Cluster-Id": ""},
+		`{"etcdserver":"2.3.8","etcdcluster":"2.3.0","arbor":"0.0.0-test"}`)
+	// etcd routes exactly: a trailing slash is another path.
+	for _, target := range []string{"/version/", "/health/", "/v2/machines/", "/v2/stats/self/"} {
+		if got := do(t, h, "GET", target, "").Code; got != 404 {
+			t.Errorf("GET %s: status %d, want 404", target, got)
+		}
 	}
 }
 
