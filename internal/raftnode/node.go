@@ -148,12 +148,17 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		Logger:          raftLogger{n.log},
 	}
 	if wal.Exist(walDir) {
+		loadStart := time.Now()
 		meta, err := snap.Load(n.snapDir, n.log, func(m snap.Meta, r io.Reader) error { return restore(r) })
 		switch {
 		case errors.Is(err, snap.ErrNoSnapshot):
 		case err != nil:
 			return nil, fmt.Errorf("raftnode: load snapshot: %w", err)
 		}
+		if meta.Index > 0 {
+			n.log.Info("snapshot loaded", "index", meta.Index, "took", time.Since(loadStart))
+		}
+		walStart := time.Now()
 		w, md, hs, ents, err := wal.Open(walDir, meta.Index, n.log)
 		if err != nil {
 			return nil, fmt.Errorf("raftnode: open wal: %w", err)
@@ -186,7 +191,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		rc.ID = n.Identity.MemberID
 		n.raft = raft.RestartNode(rc)
 		n.log.Info("raft node restarted", "id", fmt.Sprintf("%x", rc.ID), "snapshot_index", meta.Index,
-			"wal_entries", len(ents), "commit", hs.Commit, "term", hs.Term)
+			"wal_entries", len(ents), "commit", hs.Commit, "term", hs.Term, "wal_read_took", time.Since(walStart))
 	} else {
 		if cfg.Identity.MemberID == 0 {
 			return nil, errors.New("raftnode: member ID 0")

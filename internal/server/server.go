@@ -179,6 +179,7 @@ func Start(cfg Config) (*Server, error) {
 // commit index as of some moment after start.
 func (s *Server) catchUp() {
 	defer s.wg.Done()
+	began := time.Now()
 	for {
 		// Raft drops a read-index request while there is no leader.
 		for s.node.Status().Leader == raft.None {
@@ -195,7 +196,7 @@ func (s *Server) catchUp() {
 			select {
 			case <-s.applied.wait(idx):
 				close(s.readyc)
-				s.log.Info("caught up; serving reads", "applied", idx)
+				s.log.Info("caught up; serving reads", "applied", idx, "took", time.Since(began))
 			case <-s.stopc:
 			}
 			return
