@@ -51,8 +51,9 @@ type Config struct {
 type TraceRequest struct {
 	Method string
 	URL    string
-	// Body is the form body; HasBody says whether the request has a body at
-	// all (a PUT with no fields sends an empty one, a GET none).
+	// Body is the request body (form-encoded, or JSON for the members
+	// API); HasBody says whether the request has a body at all (a PUT with
+	// no fields sends an empty one, a GET none).
 	Body    string
 	HasBody bool
 }
@@ -184,8 +185,10 @@ type request struct {
 	// path is relative to the endpoint, e.g. "/v2/keys/a/b".
 	path  string
 	query url.Values
-	// form is the body; nil means no body.
+	// form is the body; nil means no body (unless jsonBody is set).
 	form url.Values
+	// jsonBody, if not nil, is a JSON body (the members API).
+	jsonBody []byte
 	// wait marks a long poll: no per-request timeout applies.
 	wait bool
 }
@@ -273,12 +276,18 @@ func (c *Client) send(ctx context.Context, ep url.URL, r *request) (*result, err
 	if r.query != nil {
 		u.RawQuery = r.query.Encode()
 	}
-	var body string
-	if r.form != nil {
-		body = r.form.Encode()
+	var body, contentType string
+	hasBody := true
+	switch {
+	case r.form != nil:
+		body, contentType = r.form.Encode(), "application/x-www-form-urlencoded"
+	case r.jsonBody != nil:
+		body, contentType = string(r.jsonBody), "application/json"
+	default:
+		hasBody = false
 	}
 	if c.trace != nil {
-		c.trace(TraceRequest{Method: r.method, URL: u.String(), Body: body, HasBody: r.form != nil})
+		c.trace(TraceRequest{Method: r.method, URL: u.String(), Body: body, HasBody: hasBody})
 	}
 
 	rctx, cancel := ctx, context.CancelFunc(func() {})
@@ -286,7 +295,7 @@ func (c *Client) send(ctx context.Context, ep url.URL, r *request) (*result, err
 		rctx, cancel = context.WithTimeout(ctx, c.timeout)
 	}
 	var rd io.Reader
-	if r.form != nil {
+	if hasBody {
 		rd = bytes.NewReader([]byte(body))
 	}
 	req, err := http.NewRequestWithContext(rctx, r.method, u.String(), rd)
@@ -294,8 +303,8 @@ func (c *Client) send(ctx context.Context, ep url.URL, r *request) (*result, err
 		cancel()
 		return nil, err
 	}
-	if r.form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if hasBody {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.username != "" {
 		req.SetBasicAuth(c.username, c.password)

@@ -472,3 +472,42 @@ func TestHealthFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestAddRemoveMember(t *testing.T) {
+	added := newRecorder(t, 201, nil, `{"id":"86d3b0c45cec3b16","name":"","peerURLs":["http://10.0.0.3:2380"],"clientURLs":[]}`)
+	var traced []client.TraceRequest
+	c := mustNew(t, client.Config{Endpoints: []string{added.URL}, Trace: func(r client.TraceRequest) { traced = append(traced, r) }})
+	m, err := c.AddMember(context.Background(), "http://10.0.0.3:2380")
+	if err != nil || m.ID != "86d3b0c45cec3b16" || m.Name != "" {
+		t.Fatalf("AddMember = %+v, %v", m, err)
+	}
+	got := added.last(t)
+	if got.method != "POST" || got.uri != "/v2/members" || got.body != `{"peerURLs":["http://10.0.0.3:2380"]}` || got.contentType != "application/json" {
+		t.Errorf("sent %+v", got)
+	}
+	if len(traced) != 1 || !traced[0].HasBody || traced[0].Body != got.body {
+		t.Errorf("trace = %+v", traced)
+	}
+
+	conflict := newRecorder(t, 409, nil, `{"message":"membership: peerURL exists"}`)
+	c = mustNew(t, client.Config{Endpoints: []string{conflict.URL}})
+	_, err = c.AddMember(context.Background(), "http://10.0.0.3:2380")
+	var me *client.MembersError
+	if !errors.As(err, &me) || me.StatusCode != 409 || err.Error() != "membership: peerURL exists" {
+		t.Errorf("err = %v, want MembersError 409", err)
+	}
+
+	removed := newRecorder(t, 204, nil, "")
+	c = mustNew(t, client.Config{Endpoints: []string{removed.URL}})
+	if err := c.RemoveMember(context.Background(), "86d3b0c45cec3b16"); err != nil {
+		t.Fatal(err)
+	}
+	if got := removed.last(t); got.method != "DELETE" || got.uri != "/v2/members/86d3b0c45cec3b16" || got.body != "" {
+		t.Errorf("sent %+v", got)
+	}
+	missing := newRecorder(t, 404, nil, `{"message":"membership: member not found"}`)
+	c = mustNew(t, client.Config{Endpoints: []string{missing.URL}})
+	if err := c.RemoveMember(context.Background(), "1"); !errors.As(err, &me) || me.StatusCode != 404 {
+		t.Errorf("err = %v, want MembersError 404", err)
+	}
+}

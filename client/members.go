@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -66,6 +67,74 @@ func (c *Client) Leader(ctx context.Context) (*Member, error) {
 		}
 	}
 	return nil, fmt.Errorf("client: leader %q is not a member", peer)
+}
+
+// MembersError is a failure the members API reports ({"message": ...}),
+// e.g. adding a peer URL that a member already has (StatusCode 409).
+type MembersError struct {
+	StatusCode int
+	Message    string
+}
+
+func (e *MembersError) Error() string { return e.Message }
+
+// AddMember announces a new member by its peer URL (POST /v2/members). The
+// answer has the new member's ID and no name: the member is "unstarted"
+// until it starts and joins.
+func (c *Client) AddMember(ctx context.Context, peerURL string) (*Member, error) {
+	body, err := json.Marshal(struct {
+		PeerURLs []string `json:"peerURLs"`
+	}{[]string{peerURL}})
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.do(ctx, &request{method: http.MethodPost, path: "/v2/members", jsonBody: body})
+	if err != nil {
+		return nil, err
+	}
+	b, err := res.readAll()
+	if err != nil {
+		return nil, err
+	}
+	if res.status != http.StatusCreated {
+		return nil, membersFailure(res.status, b)
+	}
+	var m Member
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, &UnexpectedResponseError{StatusCode: res.status, Body: string(b)}
+	}
+	return &m, nil
+}
+
+// RemoveMember removes the member with the given hex ID (DELETE
+// /v2/members/ID).
+func (c *Client) RemoveMember(ctx context.Context, id string) error {
+	res, err := c.do(ctx, &request{method: http.MethodDelete, path: "/v2/members/" + url.PathEscape(id)})
+	if err != nil {
+		return err
+	}
+	b, err := res.readAll()
+	if err != nil {
+		return err
+	}
+	if res.status != http.StatusNoContent {
+		return membersFailure(res.status, b)
+	}
+	return nil
+}
+
+// membersFailure decodes a members API error body.
+func membersFailure(status int, body []byte) error {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &m) == nil && m.Message != "" {
+		return &MembersError{StatusCode: status, Message: m.Message}
+	}
+	if e, ok := decodeError(body); ok {
+		return e
+	}
+	return &UnexpectedResponseError{StatusCode: status, Body: string(body)}
 }
 
 // Health asks the endpoints in turn whether their member is healthy (GET

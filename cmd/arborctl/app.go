@@ -187,9 +187,7 @@ func (a *app) newClient(sync bool) (*client.Client, error) {
 func (a *app) printCurl(r client.TraceRequest) {
 	line := fmt.Sprintf("cURL Command: curl -X %s %s", r.Method, r.URL)
 	if r.HasBody {
-		// The body is form-encoded, so it needs no shell quoting beyond
-		// the double quotes.
-		line += fmt.Sprintf(` -d "%s"`, r.Body)
+		line += fmt.Sprintf(" -d %q", r.Body)
 	}
 	fmt.Fprintln(a.stderr, line)
 }

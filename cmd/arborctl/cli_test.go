@@ -455,3 +455,31 @@ func TestSIGINT(t *testing.T) {
 		}
 	}
 }
+
+func TestMemberRemove(t *testing.T) {
+	members := jsonReply(`{"members":[{"id":"a1","name":"one","peerURLs":["http://127.0.0.1:1"],"clientURLs":["http://127.0.0.1:11"]},` +
+		`{"id":"b2","name":"two","peerURLs":["http://127.0.0.1:2"],"clientURLs":[]}]}`)
+	s := newStub(t, map[string]http.HandlerFunc{
+		"GET /v2/members":       members,
+		"DELETE /v2/members/b2": func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) },
+		"DELETE /v2/members/a1": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError)
+		},
+	})
+	r := runCLI(t, nil, nil, "", "--no-sync", "--endpoints", s.URL, "member", "remove", "b2")
+	if r.code != 0 || r.stdout != "Removed member b2 from cluster\n" || r.stderr != "" {
+		t.Errorf("remove b2: %+v", r)
+	}
+	r = runCLI(t, nil, nil, "", "--no-sync", "--endpoints", s.URL, "member", "remove", "two")
+	want := "Found a member named two; if this is correct, please use its ID, eg:\n\tarborctl member remove b2\n" +
+		"For more details, read the documentation at https://github.com/etcd-io/etcd/blob/master/Documentation/runtime-configuration.md#remove-a-member\n\n" +
+		"Couldn't find a member in the cluster with an ID of two.\n"
+	if r.code != exitBadArgs || r.stderr != want {
+		t.Errorf("remove by name: %+v", r)
+	}
+	r = runCLI(t, nil, nil, "", "--no-sync", "--endpoints", s.URL, "member", "remove", "a1")
+	want = "Received an error trying to remove member a1: client: etcd cluster is unavailable or misconfigured; error #0: client: etcd member " + s.URL + " has no leader\n"
+	if r.code != exitBadArgs || r.stderr != want {
+		t.Errorf("remove failing: %+v\nwant stderr %q", r, want)
+	}
+}

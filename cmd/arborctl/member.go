@@ -9,11 +9,13 @@ import (
 
 func newMemberCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "member",
-		Short:   "member list subcommand",
-		Example: `  arborctl member list`,
+		Use:   "member",
+		Short: "member add, remove and list subcommands",
+		Example: `  arborctl member list
+  arborctl member add node4 http://10.1.1.10:2380
+  arborctl member remove 86d3b0c45cec3b16`,
 	}
-	cmd.AddCommand(newMemberListCommand(a))
+	cmd.AddCommand(newMemberListCommand(a), newMemberAddCommand(a), newMemberRemoveCommand(a))
 	return cmd
 }
 

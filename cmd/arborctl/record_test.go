@@ -188,6 +188,15 @@ var specs = []spec{
 	{name: "dead_endpoint_no_sync", args: "--no-sync --endpoints {{DEAD}} get /svclocation", noEndpoint: true},
 	{name: "dead_endpoint_cluster_health", args: "--endpoints {{DEAD}} cluster-health", noEndpoint: true},
 	{name: "dead_endpoint_member_list", args: "--no-sync --endpoints {{DEAD}} member list", noEndpoint: true},
+
+	// Membership changes last: a second member that never starts costs the
+	// cluster its quorum.
+	{name: "member_add_no_args", args: "member add"},
+	{name: "member_add_bad_url", args: "member add node2 127.0.0.1:44102"},
+	{name: "member_add_url_path", args: "member add node2 http://127.0.0.1:44102/x"},
+	{name: "member_remove_no_args", args: "member remove"},
+	{name: "member_remove_unknown", args: "member remove 1234"},
+	{name: "member_add", args: "--debug member add node2 http://127.0.0.1:44102"},
 }
 
 // recordGoldens runs every spec with etcdctl through a recording proxy in
