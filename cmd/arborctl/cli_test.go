@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -481,5 +483,28 @@ func TestMemberRemove(t *testing.T) {
 	want = "Received an error trying to remove member a1: client: etcd cluster is unavailable or misconfigured; error #0: client: etcd member " + s.URL + " has no leader\n"
 	if r.code != exitBadArgs || r.stderr != want {
 		t.Errorf("remove failing: %+v\nwant stderr %q", r, want)
+	}
+}
+
+func TestCAFile(t *testing.T) {
+	srv := httptest.NewTLSServer(jsonReply(svcBody))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, nil, "", "--no-sync", "--ca-file", ca, "--endpoints", srv.URL, "get", "/svclocation")
+	if r.code != 0 || r.stdout != "10.1.1.20:80\n" {
+		t.Errorf("with --ca-file: %+v", r)
+	}
+	r = runCLI(t, nil, map[string]string{"ETCDCTL_CA_FILE": ca}, "", "--no-sync", "--endpoints", srv.URL, "get", "/svclocation")
+	if r.code != 0 || r.stdout != "10.1.1.20:80\n" {
+		t.Errorf("with ETCDCTL_CA_FILE: %+v", r)
+	}
+	// Without the CA the server is not trusted.
+	r = runCLI(t, nil, nil, "", "--no-sync", "--endpoints", srv.URL, "get", "/svclocation")
+	if r.code != exitServerError || !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("without --ca-file: %+v", r)
 	}
 }

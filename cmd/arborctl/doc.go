@@ -23,5 +23,13 @@
 // parser treats "-p / --recursive" oddly; exec-watch --after-index N starts
 // after N as documented (etcdctl 3.4 skips one more event) and runs the
 // command for one event before watching for the next, so outputs never
-// interleave; usage errors are worded by cobra.
+// interleave; "member remove <name>" suggests "arborctl member remove
+// <id>"; usage errors are worded by cobra; there is no backup command (it
+// copied etcd's own data directory format, which Arbor does not use), nor
+// the user, role and auth commands.
+//
+// Tests: testdata/*.golden are etcdctl sessions recorded from etcd 3.4
+// (golden_test.go, record_test.go; re-record with -update) that arborctl
+// must reproduce byte for byte; seeds_test.go runs the seed articles'
+// commands with both tools against one etcd.
 package main

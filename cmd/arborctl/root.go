@@ -44,10 +44,11 @@ Global options go before the command.`,
 		return failf(exitBadArgs, "Error: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 	})
 
+	root.Flags().BoolP("version", "v", false, "print the version")
 	f := root.PersistentFlags()
 	f.BoolVar(&a.debug, "debug", false, "output cURL commands which can be used to reproduce the request")
 	f.BoolVar(&a.noSync, "no-sync", false, "don't synchronize cluster information before sending request")
-	f.StringVarP(&a.output, "output", "o", formatSimple, "output response in the given format (`simple`, `extended` or `json`)")
+	f.StringVarP(&a.output, "output", "o", formatSimple, "output response in the given `format` (simple, extended or json)")
 	f.StringVarP(&a.peers, "peers", "C", "", "DEPRECATED - \"--endpoints\" should be used instead")
 	f.StringVar(&a.endpoint, "endpoint", "", "DEPRECATED - \"--endpoints\" should be used instead")
 	f.StringVar(&a.endpoints, "endpoints", "", "a comma-delimited list of machine addresses in the cluster (default: \""+defaultEndpoints+"\")")
