@@ -12,11 +12,11 @@ import (
 // GC headroom policy: allow garbage equal to the live heap, but at least
 // minHeadroom (so a small store is not collected needlessly often, which
 // costs write throughput) and at most maxHeadroom (so a large store does not
-// double its memory: 1M keys of 256 B are ~400 MB live). Go's default,
-// GOGC=100, is headroom == live heap with no bounds.
+// double its memory: 1M keys of 256 B are ~400 MB live, and RSS follows the
+// heap goal). Go's default, GOGC=100, is headroom == live heap, unbounded.
 const (
 	minHeadroom = 64 << 20
-	maxHeadroom = 160 << 20
+	maxHeadroom = 128 << 20
 )
 
 // tuneGC adjusts the GC percent every interval from the live heap, until
@@ -28,6 +28,7 @@ func tuneGC(ctx context.Context, log *slog.Logger, interval time.Duration) {
 	}
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	last := -1
+	first := true
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -36,6 +37,12 @@ func tuneGC(ctx context.Context, log *slog.Logger, interval time.Duration) {
 			if pct := gcPercent(sample[0].Value.Uint64()); pct != last {
 				debug.SetGCPercent(pct)
 				last = pct
+			}
+			if first {
+				// Start-up (snapshot load) ran with a relaxed GC: hand
+				// its garbage back to the OS now rather than keep it.
+				debug.FreeOSMemory()
+				first = false
 			}
 		}
 		select {

@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -97,6 +98,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	// Loading a snapshot builds the whole heap at once; collecting while it
+	// grows from nothing only costs start-up time. tuneGC sets the real
+	// policy as soon as the member runs.
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(400)
+	}
 	srv, err := server.Start(server.Config{
 		Name:          cfg.Name,
 		DataDir:       cfg.DataDir,
