@@ -183,7 +183,7 @@ func Save(dir string, meta Meta, write func(io.Writer) error) (path string, err 
 	}()
 
 	crc := crc32.New(crcTable)
-	bw := bufio.NewWriterSize(io.MultiWriter(f, crc), bufSize)
+	bw := bufio.NewWriterSize(io.MultiWriter(&syncingWriter{f: f}, crc), bufSize)
 	if _, err := bw.Write(hdr); err != nil {
 		return "", fmt.Errorf("snap: save: %w", err)
 	}
@@ -418,4 +418,28 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// syncEvery bounds the dirty data a snapshot leaves in the page cache. A
+// snapshot of a large store is hundreds of MB; flushed in one final fsync,
+// it makes the WAL's fsyncs (which acknowledge client writes) wait behind
+// it for hundreds of milliseconds. Syncing as it goes keeps each flush
+// short; the snapshot is written in the background, so its own pace does
+// not matter.
+const syncEvery = 8 << 20
+
+// syncingWriter fsyncs the file after every syncEvery bytes.
+type syncingWriter struct {
+	f       *os.File
+	pending int
+}
+
+func (w *syncingWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.pending += n
+	if err == nil && w.pending >= syncEvery {
+		err = w.f.Sync()
+		w.pending = 0
+	}
+	return n, err
 }
