@@ -25,7 +25,8 @@ const stallThreshold = 100 * time.Millisecond
 // worker is one load client. Each runs in its own goroutine and owns its
 // histogram and tallies, which are merged once all workers have stopped.
 type worker struct {
-	base   string // endpoint URL, no trailing slash
+	base   string     // endpoint URL, no trailing slash
+	raw    *rawClient // nil: requests go through net/http
 	rng    *rand.Rand
 	hist   Histogram
 	errs   errCounts
@@ -64,6 +65,12 @@ func drive(ctx context.Context, cfg *config, clients int, total int64, dur time.
 			base: cfg.endpoints[i%len(cfg.endpoints)],
 			rng:  rand.New(rand.NewPCG(seed, uint64(i))),
 			errs: errCounts{},
+		}
+		if cfg.client == "raw" {
+			if rc, ok := newRawClient(w.base, cfg.timeout); ok {
+				w.raw = rc
+				defer rc.close()
+			}
 		}
 		workers[i] = w
 		wg.Go(func() {
@@ -132,15 +139,33 @@ func drive(ctx context.Context, cfg *config, clients int, total int64, dur time.
 // putOp returns an op that PUTs form to the key keyOf(w, n).
 func putOp(hc *http.Client, prefix string, form []byte, keyOf func(w *worker, n int64) string) opFunc {
 	return func(ctx context.Context, w *worker, n int64) string {
-		status, body, err := doHTTP(ctx, hc, http.MethodPut, keysURL(w.base, prefix+"/"+keyOf(w, n)), form, false)
-		if err != nil {
-			return transportKind(err)
-		}
-		if status/100 != 2 {
-			return statusKind(status, body)
-		}
-		return ""
+		return w.request(ctx, hc, http.MethodPut, prefix+"/"+keyOf(w, n), form)
 	}
+}
+
+// request sends one keys request (keyPath may carry a query) through the
+// worker's raw connection or net/http, and returns "" or the failure kind.
+func (w *worker) request(ctx context.Context, hc *http.Client, method, keyPath string, form []byte) string {
+	var (
+		status int
+		body   []byte
+		err    error
+	)
+	if w.raw != nil {
+		status, body, err = w.raw.do(method, w.raw.basePath+"/v2/keys"+keyPath, form, false)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "canceled"
+			}
+			return rawKind(err)
+		}
+	} else if status, body, err = doHTTP(ctx, hc, method, keysURL(w.base, keyPath), form, false); err != nil {
+		return transportKind(err)
+	}
+	if status/100 != 2 {
+		return statusKind(status, body)
+	}
+	return ""
 }
 
 // randomValue returns n random letters and digits: printable, and safe in an
@@ -220,15 +245,7 @@ func runLoad(ctx context.Context, cfg *config, mode string) (*result, func(io.Wr
 			query = "?quorum=true"
 		}
 		op = func(ctx context.Context, w *worker, _ int64) string {
-			url := keysURL(w.base, cfg.prefix+"/"+keyName(w.rng.Int64N(keys), width)) + query
-			status, body, err := doHTTP(ctx, hc, http.MethodGet, url, nil, false)
-			if err != nil {
-				return transportKind(err)
-			}
-			if status/100 != 2 {
-				return statusKind(status, body)
-			}
-			return ""
+			return w.request(ctx, hc, http.MethodGet, cfg.prefix+"/"+keyName(w.rng.Int64N(keys), width)+query, nil)
 		}
 	}
 	var progress io.Writer

@@ -31,6 +31,7 @@ type config struct {
 	noPreload   bool
 	quorum      bool
 	timeout     time.Duration
+	client      string // "raw" or "std": the HTTP client of put, get and fill
 	watchers    int
 	watchMode   string
 	rate        int
@@ -154,6 +155,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, string, []string, erro
 	fs.BoolVar(&cfg.jsonOnly, "json-only", false, "print only the final JSON line")
 	fs.BoolVar(&cfg.noPreload, "no-preload", false, "get: do not write missing keys of the key space first")
 	fs.BoolVar(&cfg.quorum, "quorum", false, "get: linearizable reads (quorum=true)")
+	fs.StringVar(&cfg.client, "client", "raw", "HTTP client for put, get and fill: raw (one lean keep-alive connection per client, like wrk) or std (net/http); https always uses net/http")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "per-request timeout (watch: also how long to wait for watchers to connect)")
 	fs.IntVar(&cfg.watchers, "watchers", 1000, "watch: number of watchers")
 	fs.StringVar(&cfg.watchMode, "watch-mode", "stream", "watch: longpoll (wait=true, re-issued with waitIndex) or stream (stream=true)")
@@ -223,6 +225,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, string, []string, erro
 		return nil, "", nil, errors.New("-value-size must be at least 1")
 	case cfg.timeout <= 0:
 		return nil, "", nil, errors.New("-timeout must be positive")
+	case cfg.client != "raw" && cfg.client != "std":
+		return nil, "", nil, errors.New("-client must be raw or std")
 	case cfg.prefix == "/":
 		return nil, "", nil, errors.New("-prefix must name a directory below the root")
 	case mode == "watch" && cfg.watchers < 1:
