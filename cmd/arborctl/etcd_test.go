@@ -32,13 +32,17 @@ func requireEtcd(t *testing.T) {
 }
 
 // startEtcd runs a fresh single-member etcd on 127.0.0.1 (client port
-// clientPort, peer port clientPort+1) until the test ends, and returns its
-// client URL once it answers.
+// clientPort, peer port clientPort+1; with clientPort 0, two free ports)
+// until the test ends, and returns its client URL once it answers.
 func startEtcd(t *testing.T, clientPort int) string {
 	t.Helper()
 	requireEtcd(t)
+	peerPort := clientPort + 1
+	if clientPort == 0 {
+		clientPort, peerPort = freePort(t), freePort(t)
+	}
 	clientURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort+1)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	for _, u := range []string{clientURL, peerURL} {
 		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(u, "http://"), time.Second); err == nil {
 			c.Close()
@@ -127,4 +131,15 @@ func freeDeadURL(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "http://" + addr
+}
+
+// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -16,9 +16,6 @@ import (
 	"time"
 )
 
-// seedsPort is the client port of the etcd the seeds test runs against.
-const seedsPort = 44110
-
 // TestMain lets the test binary stand in for the arborctl binary, so that
 // process-level tests (signals, stdin, exit codes) run the real main.
 func TestMain(m *testing.M) {
@@ -106,7 +103,7 @@ func TestSeedsAgainstEtcdctl(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts etcd")
 	}
-	etcdURL := startEtcd(t, seedsPort)
+	etcdURL := startEtcd(t, 0)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
