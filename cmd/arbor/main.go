@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -104,12 +105,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(400)
 	}
+	snapshotCount := cfg.SnapshotCount
+	if !cfg.Snapshot {
+		snapshotCount = math.MaxUint64 // -snapshot=false: keep the whole log
+	}
 	srv, err := server.Start(server.Config{
 		Name:          cfg.Name,
 		DataDir:       cfg.DataDir,
 		ClientURLs:    cfg.ClientURLs,
 		PeerURLs:      cfg.PeerURLs,
-		SnapshotCount: cfg.SnapshotCount,
+		SnapshotCount: snapshotCount,
 		HistorySize:   cfg.HistorySize,
 		MaxWatchers:   cfg.MaxWatchers,
 		TickInterval:  cfg.HeartbeatInterval,
