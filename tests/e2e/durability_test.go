@@ -170,3 +170,23 @@ func expiration(t *testing.T, r *response, key string) time.Time {
 	t.Fatalf("%s not listed", key)
 	return time.Time{}
 }
+
+// TestSnapshotFalseKeepsTheWholeLog: -snapshot=false takes no snapshots, and
+// a restart replays everything from the WAL.
+func TestSnapshotFalseKeepsTheWholeLog(t *testing.T) {
+	m := newMember(t, "-snapshot=false", "-snapshot-count", "1")
+	m.start()
+	for i := 0; i < 50; i++ {
+		if r := m.mustDo("PUT", "/nosnap/k"+strconv.Itoa(i), url.Values{"value": {"v"}}); r.Status != 201 {
+			t.Fatalf("PUT: %d %s", r.Status, r.Raw)
+		}
+	}
+	m.kill()
+	if snaps, _ := filepath.Glob(filepath.Join(m.dataDir, "snap", "*.snap")); len(snaps) != 0 {
+		t.Fatalf("-snapshot=false wrote %d snapshots", len(snaps))
+	}
+	m.start()
+	if r := m.mustDo("GET", "/nosnap/k49", nil); r.Status != 200 {
+		t.Fatalf("k49 after replay: %d %s", r.Status, r.Raw)
+	}
+}
