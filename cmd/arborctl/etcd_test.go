@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // The reference implementation: etcd 3.4 with its v2 API enabled and
@@ -39,7 +39,7 @@ func startEtcd(t *testing.T, clientPort int) string {
 	requireEtcd(t)
 	peerPort := clientPort + 1
 	if clientPort == 0 {
-		clientPort, peerPort = freePort(t), freePort(t)
+		clientPort, peerPort = testutil.FreePort(t), testutil.FreePort(t)
 	}
 	clientURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
@@ -49,7 +49,7 @@ func startEtcd(t *testing.T, clientPort int) string {
 			t.Fatalf("%s is already in use; is an earlier test's etcd still running?", u)
 		}
 	}
-	var logs syncBuffer
+	var logs testutil.Buffer
 	cmd := exec.Command(etcdBin,
 		"--enable-v2=true",
 		"--name", "ref",
@@ -102,25 +102,6 @@ func startEtcd(t *testing.T, clientPort int) string {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output goroutines and
-// the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // freeDeadURL returns a URL nothing listens on.
 func freeDeadURL(t *testing.T) string {
 	t.Helper()
@@ -131,15 +112,4 @@ func freeDeadURL(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "http://" + addr
-}
-
-// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // recordPort is the client port of the etcd that goldens are recorded
@@ -342,7 +344,7 @@ func (p *proxy) record(s spec, dead string) *golden {
 		cmd.Env = append(cmd.Env, k+"="+fill.Replace(v))
 	}
 	cmd.Stdin = strings.NewReader(s.stdin)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // TestMain lets the test binary stand in for the arborctl binary, so that
@@ -171,7 +173,7 @@ func runSeedStep(t *testing.T, etcdURL string, argv, env []string, step seedStep
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {

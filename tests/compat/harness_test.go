@@ -1,21 +1,20 @@
 package compat
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 var (
@@ -94,43 +93,13 @@ func requireEtcd(t *testing.T) {
 	}
 }
 
-// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects a process's output; the process writes while the
-// test may read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is one process under comparison: the etcd reference or arbor.
 type server struct {
 	kind      string // "etcd" or "arbor"
 	clientURL string
 	peerURL   string
 	cmd       *exec.Cmd
-	logs      *syncBuffer
+	logs      *testutil.Buffer
 	exited    chan struct{}
 	exitErr   error
 	client    *http.Client
@@ -152,7 +121,7 @@ func cleanEnv() []string {
 }
 
 func newServer(t *testing.T, kind string) *server {
-	cport, pport := freePort(t), freePort(t)
+	cport, pport := testutil.FreePort(t), testutil.FreePort(t)
 	s := &server{
 		kind:      kind,
 		clientURL: fmt.Sprintf("http://127.0.0.1:%d", cport),
@@ -182,7 +151,7 @@ func newServer(t *testing.T, kind string) *server {
 	default:
 		t.Fatalf("unknown server kind %q", kind)
 	}
-	s.logs = &syncBuffer{}
+	s.logs = &testutil.Buffer{}
 	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Env = cleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs

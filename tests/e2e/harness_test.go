@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,10 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 var arborBin string
@@ -40,17 +39,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // member is one arbor process under test.
 type member struct {
 	t       *testing.T
@@ -58,33 +46,16 @@ type member struct {
 	args    []string
 	url     string // client URL
 	cmd     *exec.Cmd
-	logs    *syncBuffer
+	logs    *testutil.Buffer
 	exited  chan struct{}
 	exitErr error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newMember prepares a member with its own data dir and ports.
 func newMember(t *testing.T, extra ...string) *member {
 	t.Helper()
 	dataDir := filepath.Join(t.TempDir(), "data")
-	cport, pport := freePort(t), freePort(t)
+	cport, pport := testutil.FreePort(t), testutil.FreePort(t)
 	m := &member{t: t, dataDir: dataDir, url: fmt.Sprintf("http://127.0.0.1:%d", cport)}
 	m.args = append([]string{"-name", "e2e", "-data-dir", dataDir,
 		"-addr", fmt.Sprintf("127.0.0.1:%d", cport), "-peer-addr", fmt.Sprintf("127.0.0.1:%d", pport)}, extra...)
@@ -118,7 +89,7 @@ func (m *member) start() {
 }
 
 func (m *member) launch() error {
-	m.logs = &syncBuffer{}
+	m.logs = &testutil.Buffer{}
 	m.cmd = exec.Command(arborBin, m.args...)
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
 	if err := m.cmd.Start(); err != nil {
