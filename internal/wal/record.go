@@ -123,3 +123,37 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// peekEntryIndex reads the Index field (3) of a marshalled raftpb.Entry
+// without decoding the rest. ok is false if the payload is not the simple
+// shape it expects; the caller then decodes it in full.
+func peekEntryIndex(b []byte) (index uint64, ok bool) {
+	found := false
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		switch tag & 7 {
+		case 0: // varint
+			v, n := binary.Uvarint(b)
+			if n <= 0 {
+				return 0, false
+			}
+			if tag>>3 == 3 {
+				index, found = v, true // protobuf: the last occurrence wins
+			}
+			b = b[n:]
+		case 2: // length-delimited
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return 0, false
+			}
+			b = b[n+int(l):]
+		default:
+			return 0, false
+		}
+	}
+	return index, found
+}

@@ -122,3 +122,28 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func FuzzPeekEntryIndex(f *testing.F) {
+	for _, e := range []raftpb.Entry{{}, {Index: 1}, {Term: 7, Index: 1 << 40, Data: []byte("x")},
+		{Type: raftpb.EntryConfChange, Term: 2, Index: 300, Data: make([]byte, 300)}} {
+		b, _ := e.Marshal()
+		f.Add(b)
+	}
+	f.Add([]byte{0x18})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idx, ok := peekEntryIndex(b)
+		var e raftpb.Entry
+		if err := e.Unmarshal(b); err == nil && ok && idx != e.Index {
+			t.Fatalf("peek %d, decode %d", idx, e.Index)
+		}
+	})
+}
+
+func TestPeekEntryIndexMatchesDecode(t *testing.T) {
+	for _, e := range []raftpb.Entry{{Term: 7, Index: 1 << 40, Data: []byte("x")}, {Index: 5}} {
+		b, _ := e.Marshal()
+		if idx, ok := peekEntryIndex(b); !ok || idx != e.Index {
+			t.Fatalf("peek(%+v) = %d, %v", e, idx, ok)
+		}
+	}
+}

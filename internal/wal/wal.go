@@ -309,6 +309,13 @@ func (r *replay) visit(off int, typ byte, payload []byte) error {
 	}
 	switch typ {
 	case typeEntry:
+		// Entries the caller's snapshot covers (the WAL keeps one snapshot
+		// interval more, as a fallback) are skipped without decoding them.
+		if idx, ok := peekEntryIndex(payload); ok && idx <= r.base {
+			r.seg.maxIndex = max(r.seg.maxIndex, idx)
+			r.lastIndex = idx
+			return nil
+		}
 		var e raftpb.Entry
 		if err := e.Unmarshal(payload); err != nil {
 			return r.corrupt(off, "undecodable entry: %v", err)
