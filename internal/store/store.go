@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -451,13 +450,7 @@ func (e *Event) encode() []byte {
 	if p := e.encoded.Load(); p != nil {
 		return *p
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		// Only a time outside years 0-9999 fails to marshal, and an int64
-		// of Unix nanoseconds cannot express one.
-		panic(fmt.Sprintf("store: encode event %d: %v", e.Node.ModifiedIndex, err))
-	}
-	b = append(b, '\n')
+	b := append(appendEvent(make([]byte, 0, 256), e), '\n')
 	if e.encoded.CompareAndSwap(nil, &b) {
 		return b
 	}
