@@ -167,7 +167,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
 	// etcd sets the cluster ID header on the keys and members routes only
 	// (on the keys route, not on its 405 answers).
-	clusterID := func() { w.Header().Set("X-Etcd-Cluster-ID", strconv.FormatUint(st.ClusterID, 16)) }
+	clusterID := func() { w.Header()["X-Etcd-Cluster-Id"] = []string{strconv.FormatUint(st.ClusterID, 16)} }
 	p := path.Clean("/" + r.URL.Path)
 	if p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/") {
 		if !allowMethod(w, r, http.MethodHead, http.MethodGet, http.MethodPut,
@@ -301,7 +301,11 @@ func (p corsPolicy) addHeaders(hdr http.Header, r *http.Request) {
 	if origin == "" {
 		return
 	}
-	hdr.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
-	hdr.Set("Access-Control-Allow-Origin", origin)
-	hdr.Set("Access-Control-Allow-Headers", "accept, content-type, authorization")
+	hdr["Access-Control-Allow-Methods"] = corsMethods
+	if origin == "*" {
+		hdr["Access-Control-Allow-Origin"] = corsOriginAnyone
+	} else {
+		hdr["Access-Control-Allow-Origin"] = []string{origin}
+	}
+	hdr["Access-Control-Allow-Headers"] = corsHeaders
 }
