@@ -13,7 +13,7 @@ const entryRequests = 0x01
 // maxBatchBytes bounds one log entry, well under the raft message limit.
 const maxBatchBytes = 512 << 10
 
-// encodeBatch writes requests into one log entry.
+// encodeBatch writes encoded requests into one log entry.
 func encodeBatch(reqs [][]byte) []byte {
 	size := 1 + binary.MaxVarintLen64
 	for _, r := range reqs {
@@ -27,6 +27,33 @@ func encodeBatch(reqs [][]byte) []byte {
 		b = append(b, r...)
 	}
 	return b
+}
+
+// batchEncoder builds log entries from requests, reusing its buffers: the
+// proposer encodes every write, so this is on the write path.
+type batchEncoder struct {
+	body    []byte // count × (len | request), reused
+	scratch []byte // one encoded request, reused
+	n       int
+}
+
+func (e *batchEncoder) reset() { e.body, e.n = e.body[:0], 0 }
+
+// add encodes r into the batch and returns the batch's size so far.
+func (e *batchEncoder) add(r *store.Request) int {
+	e.scratch = r.AppendMarshal(e.scratch[:0])
+	e.body = binary.AppendUvarint(e.body, uint64(len(e.scratch)))
+	e.body = append(e.body, e.scratch...)
+	e.n++
+	return len(e.body)
+}
+
+// entry returns the log entry: a new slice, since Raft keeps it.
+func (e *batchEncoder) entry() []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(e.body))
+	b = append(b, entryRequests)
+	b = binary.AppendUvarint(b, uint64(e.n))
+	return append(b, e.body...)
 }
 
 var errBadEntry = errors.New("server: malformed log entry")

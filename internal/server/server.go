@@ -163,11 +163,12 @@ func Start(cfg Config) (*Server, error) {
 		"cluster", fmt.Sprintf("%x", s.id.ClusterID), "role", "voter", "data_dir", cfg.DataDir,
 		"restarted", node.Restarted)
 
-	s.wg.Add(4)
+	s.wg.Add(5)
 	go s.applyLoop()
 	go s.proposeLoop()
 	go s.clockLoop()
 	go s.catchUp()
+	go s.expireLoop()
 	// A single voter need not wait out an election timeout.
 	if err := node.Campaign(context.Background()); err != nil {
 		s.log.Warn("campaign", "err", err)
@@ -246,21 +247,21 @@ func (s *Server) nextRequestID() uint64 {
 	return s.id.MemberID<<48 | (s.idSeq.Add(1) & (1<<48 - 1))
 }
 
-// Write proposes r and waits for the store's result.
+// Write proposes r and waits for the store's result. A write not applied
+// within RequestTimeout fails with a timeout (the sweeper in expireLoop
+// answers it; a timer per write was a measurable cost).
 func (s *Server) Write(ctx context.Context, r *store.Request) (*store.Event, error) {
 	r.ID = s.nextRequestID()
 	proposalsTotal.Inc()
 	ch := s.waits.register(r.ID)
-	timer := time.NewTimer(s.cfg.RequestTimeout)
-	defer timer.Stop()
 	select {
 	case s.proposec <- r:
+	case res := <-ch: // timed out before the proposer took it
+		proposalsFailed.Inc()
+		return res.ev, res.err
 	case <-ctx.Done():
 		s.waits.cancel(r.ID)
 		return nil, ctx.Err()
-	case <-timer.C:
-		s.waits.cancel(r.ID)
-		return nil, s.timeoutErr()
 	case <-s.stopc:
 		s.waits.cancel(r.ID)
 		return nil, s.stoppedErr()
@@ -274,13 +275,24 @@ func (s *Server) Write(ctx context.Context, r *store.Request) (*store.Event, err
 	case <-ctx.Done():
 		s.waits.cancel(r.ID)
 		return nil, ctx.Err()
-	case <-timer.C:
-		s.waits.cancel(r.ID)
-		proposalsFailed.Inc()
-		return nil, s.timeoutErr()
 	case <-s.stopc:
 		s.waits.cancel(r.ID)
 		return nil, s.stoppedErr()
+	}
+}
+
+// expireLoop fails writes that were not applied within RequestTimeout.
+func (s *Server) expireLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.cfg.RequestTimeout/20, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.waits.expire(time.Now().Add(-s.cfg.RequestTimeout), s.timeoutErr())
+		case <-s.stopc:
+			return
+		}
 	}
 }
 
@@ -301,8 +313,8 @@ func (s *Server) stoppedErr() error {
 func (s *Server) proposeLoop() {
 	defer s.wg.Done()
 	var (
-		ids  []uint64
-		reqs [][]byte
+		ids   []uint64
+		batch batchEncoder
 	)
 	for {
 		var r *store.Request
@@ -311,22 +323,22 @@ func (s *Server) proposeLoop() {
 		case <-s.stopc:
 			return
 		}
-		ids, reqs = append(ids[:0], r.ID), append(reqs[:0], r.Marshal())
-		size := len(reqs[0])
+		batch.reset()
+		ids = append(ids[:0], r.ID)
+		size := batch.add(r)
 	drain:
 		for size < maxBatchBytes {
 			select {
 			case r = <-s.proposec:
-				b := r.Marshal()
-				ids, reqs = append(ids, r.ID), append(reqs, b)
-				size += len(b)
+				ids = append(ids, r.ID)
+				size = batch.add(r)
 			default:
 				break drain
 			}
 		}
 		batchSize.Observe(float64(len(ids)))
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-		err := s.node.Propose(ctx, encodeBatch(reqs))
+		err := s.node.Propose(ctx, batch.entry())
 		cancel()
 		if err != nil {
 			code := apierr.RaftInternal

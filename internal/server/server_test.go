@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -249,4 +250,45 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeBatch(b) // must not panic
 	})
+}
+
+func TestWaitRegistryExpiresOnlyOldWaiters(t *testing.T) {
+	w := newWaitRegistry()
+	old := w.register(1)
+	cutoff := time.Now()
+	time.Sleep(time.Millisecond) // registration times must differ
+	fresh := w.register(2)
+	w.expire(cutoff.Add(500*time.Microsecond), apierr.New(apierr.RaftInternal, "request timed out", 0))
+	select {
+	case r := <-old:
+		if !apierr.Is(r.err, apierr.RaftInternal) {
+			t.Fatalf("old waiter got %v", r.err)
+		}
+	default:
+		t.Fatal("old waiter not expired")
+	}
+	select {
+	case r := <-fresh:
+		t.Fatalf("fresh waiter expired: %v", r.err)
+	default:
+	}
+	if w.len() != 1 {
+		t.Fatalf("%d waiters left, want 1", w.len())
+	}
+}
+
+func TestBatchEncoderMatchesEncodeBatch(t *testing.T) {
+	reqs := []*store.Request{{ID: 1, Method: store.MethodPut, Path: "/a", Val: "x"}, {ID: 2, Method: store.MethodDelete, Path: "/b"}}
+	var e batchEncoder
+	for round := 0; round < 2; round++ { // the second round reuses the buffers
+		e.reset()
+		var raw [][]byte
+		for _, r := range reqs {
+			e.add(r)
+			raw = append(raw, r.Marshal())
+		}
+		if got, want := e.entry(), encodeBatch(raw); !bytes.Equal(got, want) {
+			t.Fatalf("round %d: %x != %x", round, got, want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"time"
 
 	"github.com/arbor-kv/arbor/internal/store"
 )
@@ -14,15 +15,21 @@ type result struct {
 // waitRegistry maps the IDs of this member's proposals to their callers.
 type waitRegistry struct {
 	mu sync.Mutex
-	m  map[uint64]chan result // guarded by mu
+	m  map[uint64]waiter // guarded by mu
 }
 
-func newWaitRegistry() *waitRegistry { return &waitRegistry{m: make(map[uint64]chan result)} }
+type waiter struct {
+	ch    chan result // buffered: a trigger never blocks
+	since time.Time
+}
+
+func newWaitRegistry() *waitRegistry { return &waitRegistry{m: make(map[uint64]waiter)} }
 
 func (w *waitRegistry) register(id uint64) <-chan result {
 	ch := make(chan result, 1)
+	now := time.Now()
 	w.mu.Lock()
-	w.m[id] = ch
+	w.m[id] = waiter{ch: ch, since: now}
 	w.mu.Unlock()
 	return ch
 }
@@ -30,11 +37,23 @@ func (w *waitRegistry) register(id uint64) <-chan result {
 // trigger delivers r to the waiter of id, if it is still waiting here.
 func (w *waitRegistry) trigger(id uint64, r result) {
 	w.mu.Lock()
-	ch, ok := w.m[id]
+	wt, ok := w.m[id]
 	delete(w.m, id)
 	w.mu.Unlock()
 	if ok {
-		ch <- r
+		wt.ch <- r
+	}
+}
+
+// expire answers err to every waiter registered before cutoff.
+func (w *waitRegistry) expire(cutoff time.Time, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, wt := range w.m {
+		if wt.since.Before(cutoff) {
+			wt.ch <- result{err: err}
+			delete(w.m, id)
+		}
 	}
 }
 

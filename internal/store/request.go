@@ -26,7 +26,11 @@ const (
 //	uvarint PrevIndex | varint Expiration | varint Time
 func (r *Request) Marshal() []byte {
 	n := 3 + 4*binary.MaxVarintLen64 + 3*binary.MaxVarintLen32 + len(r.Path) + len(r.Val) + len(r.PrevValue)
-	b := make([]byte, 0, n)
+	return r.AppendMarshal(make([]byte, 0, n))
+}
+
+// AppendMarshal appends r's encoding (see Marshal) to b.
+func (r *Request) AppendMarshal(b []byte) []byte {
 	b = append(b, requestVersion)
 	b = binary.AppendUvarint(b, r.ID)
 	var flags byte
