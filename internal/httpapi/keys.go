@@ -84,7 +84,9 @@ func (h *handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.E
 	if created(ev) {
 		status = http.StatusCreated
 	}
-	body := ev.Encode()
+	// Not ev.Encode(): that would keep the encoding in the history's copy
+	// of a write's event for watchers that may never come.
+	body := ev.AppendJSON(make([]byte, 0, 256))
 	if noValueOnSuccess && hidesValue(ev.Action) {
 		body = actionOnly(ev.Action)
 	}

@@ -88,5 +88,16 @@ func (w *Watcher) StartIndex() uint64 { return w.startIndex() }
 func (w *Watcher) Close() { w.close() }
 
 // Encode returns the event as the API writes it: JSON plus a newline,
-// computed once and shared by every reader. The result must not be modified.
+// computed once and shared by every reader (watchers). The result must not
+// be modified.
 func (e *Event) Encode() []byte { return e.encode() }
+
+// AppendJSON appends the same bytes as Encode without caching them in the
+// event. Use it for a one-off answer (the writer's own response): an event
+// kept in the history would otherwise hold its encoding for nobody.
+func (e *Event) AppendJSON(b []byte) []byte {
+	if p := e.encoded.Load(); p != nil {
+		return append(b, *p...)
+	}
+	return append(appendEvent(b, e), '\n')
+}

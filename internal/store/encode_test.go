@@ -58,3 +58,16 @@ func FuzzAppendEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendJSONDoesNotCache(t *testing.T) {
+	e := eventFrom("set", "/a", "1", false, 0, 0, 1, "")
+	if got := e.AppendJSON(nil); !bytes.Equal(got, append(appendEvent(nil, e), '\n')) {
+		t.Fatalf("AppendJSON = %q", got)
+	}
+	if e.encoded.Load() != nil {
+		t.Fatal("AppendJSON cached the encoding in the event")
+	}
+	if !bytes.Equal(e.Encode(), e.AppendJSON(nil)) {
+		t.Fatal("Encode and AppendJSON differ")
+	}
+}
