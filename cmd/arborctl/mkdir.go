@@ -17,26 +17,30 @@ func newMkdirCommand(a *app) *cobra.Command {
 		Example: `  arborctl mkdir /example
   arborctl mkdir /here/you/go --ttl 120`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.commandContext()
-			defer cancel()
-			resp, err := c.Set(ctx, key, "", client.SetOptions{
-				TTL: time.Duration(ttl) * time.Second, Dir: true, PrevExist: client.PrevNoExist,
-			})
-			if err != nil {
-				return a.fail(exitServerError, err)
-			}
-			return a.printUnlessQuietDir(resp)
+			return a.setDir(args, ttl, client.PrevNoExist)
 		},
 	}
 	cmd.Flags().IntVar(&ttl, "ttl", 0, "key time-to-live in seconds")
 	return cmd
+}
+
+// setDir is mkdir, setdir and updatedir: a PUT dir=true with a TTL and the
+// command's prevExist condition.
+func (a *app) setDir(args []string, ttl int, prev client.PrevExistType) error {
+	// Like etcdctl, connect (and sync) before looking at the arguments.
+	c, err := a.newClient(true)
+	if err != nil {
+		return err
+	}
+	key, err := keyArg(args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.commandContext()
+	defer cancel()
+	resp, err := c.Set(ctx, key, "", client.SetOptions{TTL: time.Duration(ttl) * time.Second, Dir: true, PrevExist: prev})
+	if err != nil {
+		return a.fail(exitServerError, err)
+	}
+	return a.printUnlessQuietDir(resp)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/arbor-kv/arbor/client"
@@ -18,22 +16,7 @@ func newSetdirCommand(a *app) *cobra.Command {
 		Example: `  arborctl setdir /x/y/z
   arborctl setdir /cache --ttl 300`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.commandContext()
-			defer cancel()
-			resp, err := c.Set(ctx, key, "", client.SetOptions{TTL: time.Duration(ttl) * time.Second, Dir: true})
-			if err != nil {
-				return a.fail(exitServerError, err)
-			}
-			return a.printUnlessQuietDir(resp)
+			return a.setDir(args, ttl, client.PrevIgnore)
 		},
 	}
 	cmd.Flags().IntVar(&ttl, "ttl", 0, "key time-to-live in seconds")

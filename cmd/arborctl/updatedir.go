@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/arbor-kv/arbor/client"
@@ -18,24 +16,7 @@ no --ttl, make it permanent.`,
 		Example: `  arborctl updatedir /here/you/go --ttl 500
   arborctl updatedir /here/you/go`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.commandContext()
-			defer cancel()
-			resp, err := c.Set(ctx, key, "", client.SetOptions{
-				TTL: time.Duration(ttl) * time.Second, Dir: true, PrevExist: client.PrevExist,
-			})
-			if err != nil {
-				return a.fail(exitServerError, err)
-			}
-			return a.printUnlessQuietDir(resp)
+			return a.setDir(args, ttl, client.PrevExist)
 		},
 	}
 	cmd.Flags().IntVar(&ttl, "ttl", 0, "key time-to-live in seconds")
