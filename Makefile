@@ -50,6 +50,9 @@ fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime 20s ./internal/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestUnmarshal$$' -fuzztime 20s ./internal/store
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime 20s ./internal/store
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime 20s ./internal/store
+	$(GO) test -run '^$$' -fuzz '^FuzzPeekEntryIndex$$' -fuzztime 20s ./internal/wal
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 20s ./internal/server
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/store ./internal/wal
