@@ -192,6 +192,21 @@ func (a *app) printCurl(r client.TraceRequest) {
 	fmt.Fprintln(a.stderr, line)
 }
 
+// keyValueArgs connects (and syncs) first, as etcdctl does, then reads the
+// <key> [value] arguments of mk, set and update.
+func (a *app) keyValueArgs(args []string) (c *client.Client, key, value string, err error) {
+	if c, err = a.newClient(true); err != nil {
+		return nil, "", "", err
+	}
+	if key, err = keyArg(args); err != nil {
+		return nil, "", "", err
+	}
+	if value, err = a.valueArg(args, 1); err != nil {
+		return nil, "", "", err
+	}
+	return c, key, value, nil
+}
+
 // valueArg is args[i], or else all of stdin (so that "mk /k < file"
 // works), as etcdctl reads it.
 func (a *app) valueArg(args []string, i int) (string, error) {

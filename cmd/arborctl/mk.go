@@ -22,16 +22,7 @@ directory and a new key with a unique, increasing name is created in it.`,
   arborctl mk /config < config.json
   arborctl mk --in-order /queue job1`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
-			if err != nil {
-				return err
-			}
-			value, err := a.valueArg(args, 1)
+			c, key, value, err := a.keyValueArgs(args)
 			if err != nil {
 				return err
 			}

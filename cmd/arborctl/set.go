@@ -28,16 +28,7 @@ When <value> begins with '-', it is read as a flag. Insert '--' to avoid it:
   arborctl set --swap-with-value old /example/key new
   arborctl set -- /temperature -5`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
-			if err != nil {
-				return err
-			}
-			value, err := a.valueArg(args, 1)
+			c, key, value, err := a.keyValueArgs(args)
 			if err != nil {
 				return err
 			}

@@ -19,16 +19,7 @@ from stdin.`,
 		Example: `  arborctl update /example/key turtles
   arborctl update --ttl 60 /session/abc alive`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
-			if err != nil {
-				return err
-			}
-			value, err := a.valueArg(args, 1)
+			c, key, value, err := a.keyValueArgs(args)
 			if err != nil {
 				return err
 			}

@@ -9,32 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// logBuf collects log output so tests can check that repairs are logged.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogger() (*slog.Logger, *logBuf) {
-	lb := &logBuf{}
+// newLogger returns a logger whose output the test can read.
+func newLogger() (*slog.Logger, *testutil.Buffer) {
+	lb := &testutil.Buffer{}
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
 
