@@ -74,6 +74,7 @@ Global options go before the command.`,
 		newWatchCommand(a),
 		newExecWatchCommand(a),
 		newMemberCommand(a),
+		newCompletionCommand(),
 	)
 	return root
 }
