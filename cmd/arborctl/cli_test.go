@@ -376,13 +376,19 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
-// Every command documents itself with an example.
+// Every command documents itself with an example, which its --help shows.
 func TestEveryCommandHasExample(t *testing.T) {
 	root := newRootCommand(&app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, ctx: context.Background()})
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Example == "" {
 			t.Errorf("%s has no example", c.CommandPath())
+		}
+		// The path without the leading "arborctl".
+		args := append(strings.Fields(c.CommandPath())[1:], "--help")
+		r := runCLI(t, nil, nil, "", args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "Examples:\n"+c.Example+"\n") {
+			t.Errorf("%v: exit %d, no example in\n%s", args, r.code, r.stdout)
 		}
 		for _, sub := range c.Commands() {
 			if sub.Name() != "help" {
