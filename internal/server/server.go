@@ -309,13 +309,20 @@ func (s *Server) stoppedErr() error {
 	return apierr.New(apierr.RaftInternal, "member is stopping", s.store.Index())
 }
 
-// proposeLoop batches every pending write into one log entry.
+// proposeLoop batches every pending write into one log entry. After each
+// proposal it waits until the Raft loop has taken it (see ReadyTaken), so
+// while one batch is being fsynced the next one gathers every write that
+// arrives meanwhile: one entry per fsync, not one per write.
 func (s *Server) proposeLoop() {
 	defer s.wg.Done()
 	var (
 		ids   []uint64
 		batch batchEncoder
 	)
+	// A Ready always follows a proposal Raft accepted; the timer only
+	// guards against a lost signal.
+	turn := time.NewTimer(s.cfg.TickInterval)
+	defer turn.Stop()
 	for {
 		var r *store.Request
 		select {
@@ -337,6 +344,10 @@ func (s *Server) proposeLoop() {
 			}
 		}
 		batchSize.Observe(float64(len(ids)))
+		select { // drop a stale signal from a Ready taken before this proposal
+		case <-s.node.ReadyTaken():
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		err := s.node.Propose(ctx, batch.entry())
 		cancel()
@@ -348,6 +359,14 @@ func (s *Server) proposeLoop() {
 			for _, id := range ids {
 				s.waits.trigger(id, result{err: apierr.New(code, err.Error(), s.store.Index())})
 			}
+			continue
+		}
+		turn.Reset(s.cfg.TickInterval)
+		select {
+		case <-s.node.ReadyTaken():
+		case <-turn.C:
+		case <-s.stopc:
+			return
 		}
 	}
 }
