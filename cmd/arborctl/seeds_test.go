@@ -96,6 +96,25 @@ type seedResult struct {
 	exit           int
 }
 
+// seedTool is a command line client the seed sequence runs with.
+type seedTool struct {
+	name string
+	argv []string
+	// env is added to the minimal environment each command gets.
+	env []string
+}
+
+var etcdctlTool = seedTool{"etcdctl", []string{etcdctlBin}, []string{"ETCDCTL_API=2"}}
+
+// arborctlTool is this test binary acting as arborctl (see TestMain).
+func arborctlTool(t *testing.T) seedTool {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seedTool{"arborctl", []string{self}, []string{"ARBORCTL_TEST_BE_MAIN=1"}}
+}
+
 // TestSeedsAgainstEtcdctl runs the seeds' command sequence with
 // ETCDCTL_API=2 etcdctl and with arborctl against one real etcd (wiping
 // the tree in between) and requires the same stdout, stderr and exit
@@ -106,39 +125,43 @@ func TestSeedsAgainstEtcdctl(t *testing.T) {
 		t.Skip("starts etcd")
 	}
 	etcdURL := startEtcd(t, 0)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tools := []struct {
-		name string
-		argv []string
-		env  []string
-	}{
-		{"etcdctl", []string{etcdctlBin}, []string{"ETCDCTL_API=2"}},
-		{"arborctl", []string{self}, []string{"ARBORCTL_TEST_BE_MAIN=1"}},
-	}
-	var results [2][]seedResult
-	for i, tool := range tools {
-		wipe(t, etcdURL)
-		base := storeIndex(t, etcdURL)
-		for _, step := range seedSteps {
-			args := make([]string, len(step.args))
-			for j, a := range step.args {
-				args[j] = strings.ReplaceAll(a, "{{ENDPOINT}}", etcdURL)
-			}
-			env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "ETCDCTL_ENDPOINTS=" + etcdURL}, tool.env...)
-			r := runSeedStep(t, etcdURL, append(tool.argv, args...), env, step)
-			r.stdout = relativeIndexes(r.stdout, base)
-			r.stderr = relativeIndexes(r.stderr, base)
-			if step.unordered {
-				r.stdout = sortedLines(r.stdout)
-			}
-			results[i] = append(results[i], r)
+	want := runSeeds(t, etcdURL, etcdctlTool)
+	checkSeedReference(t, want)
+	got := runSeeds(t, etcdURL, arborctlTool(t))
+	compareSeedRuns(t, [2]string{"etcdctl", "arborctl"}, want, got)
+}
+
+// runSeeds wipes the tree of the server at serverURL, then runs every seed
+// step with tool against it. Indexes in the output become relative to the
+// store's index before the first step, and the lines of unordered
+// listings are sorted.
+func runSeeds(t *testing.T, serverURL string, tool seedTool) []seedResult {
+	t.Helper()
+	wipe(t, serverURL)
+	base := storeIndex(t, serverURL)
+	var results []seedResult
+	for _, step := range seedSteps {
+		args := make([]string, len(step.args))
+		for j, a := range step.args {
+			args[j] = strings.ReplaceAll(a, "{{ENDPOINT}}", serverURL)
 		}
+		env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "ETCDCTL_ENDPOINTS=" + serverURL}, tool.env...)
+		r := runSeedStep(t, serverURL, append(tool.argv, args...), env, step)
+		r.stdout = relativeIndexes(r.stdout, base)
+		r.stderr = relativeIndexes(r.stderr, base)
+		if step.unordered {
+			r.stdout = sortedLines(r.stdout)
+		}
+		results = append(results, r)
 	}
-	// The reference run must have done what the seeds say, or the
-	// comparison proves nothing (both tools failing alike, say).
+	return results
+}
+
+// checkSeedReference requires the reference run (etcdctl against etcd)
+// to have done what the seeds say, or a comparison with it proves nothing
+// (both sides failing alike, say).
+func checkSeedReference(t *testing.T, ref []seedResult) {
+	t.Helper()
 	spot := map[string]seedResult{
 		"--peers {{ENDPOINT}} get /svclocation":             {stdout: "10.1.1.20:80\n"},
 		"get /coreos.com":                                   {stderr: "/coreos.com: is a directory\n", exit: 1},
@@ -147,18 +170,24 @@ func TestSeedsAgainstEtcdctl(t *testing.T) {
 		"watch /example/hello":                              {stdout: "world\n"},
 	}
 	for i, step := range seedSteps {
-		if want, ok := spot[strings.Join(step.args, " ")]; ok && results[0][i] != want {
-			t.Errorf("etcdctl %s: %+v, want %+v", strings.Join(step.args, " "), results[0][i], want)
+		if want, ok := spot[strings.Join(step.args, " ")]; ok && ref[i] != want {
+			t.Errorf("reference %s: %+v, want %+v", strings.Join(step.args, " "), ref[i], want)
 		}
 	}
-	if r := results[0][len(seedSteps)-4]; !strings.HasPrefix(r.stderr, "Error:  100: Key not found (/_etcd) [base+") || r.exit != 4 {
-		t.Errorf("etcdctl ls --recursive /_etcd: %+v", r)
+	if r := ref[len(seedSteps)-4]; !strings.HasPrefix(r.stderr, "Error:  100: Key not found (/_etcd) [base+") || r.exit != 4 {
+		t.Errorf("reference ls --recursive /_etcd: %+v", r)
 	}
+}
+
+// compareSeedRuns requires got to match want step by step; names say
+// which run is which in the failure messages.
+func compareSeedRuns(t *testing.T, names [2]string, want, got []seedResult) {
+	t.Helper()
 	for i, step := range seedSteps {
-		want, got := results[0][i], results[1][i]
-		if got != want {
-			t.Errorf("%s:\n  etcdctl:  exit %d, stdout %q, stderr %q\n  arborctl: exit %d, stdout %q, stderr %q",
-				strings.Join(step.args, " "), want.exit, want.stdout, want.stderr, got.exit, got.stdout, got.stderr)
+		if got[i] != want[i] {
+			t.Errorf("%s:\n  %-9s exit %d, stdout %q, stderr %q\n  %-9s exit %d, stdout %q, stderr %q",
+				strings.Join(step.args, " "), names[0]+":", want[i].exit, want[i].stdout, want[i].stderr,
+				names[1]+":", got[i].exit, got[i].stdout, got[i].stderr)
 		}
 	}
 }
