@@ -13,6 +13,10 @@
 #   get at 64 clients, then get -quorum at 64 clients (key space preloaded)
 #   watch: WATCHERS stream watchers, then WATCHERS long-poll watchers, on
 #          /watch while one writer sends WATCH_RATE writes/s
+#   then, as the floor both are read against, the same put and get cases
+#          against arbor-bench's null-server (label "http-floor"): net/http
+#          parsing the request and answering an etcd-shaped body, no store,
+#          no log (FLOOR=0 skips it)
 #   FULL=1 only: on a fresh data dir, fill FILL_KEYS keys of 256 B (64
 #          clients), the server's RSS after the fill, then stop the server,
 #          start it again on the same data and time until it answers a GET
@@ -22,6 +26,7 @@
 #   DURATION        length of each put/get/watch case (default 10s)
 #   ONLY            arbor, etcd or both (default both)
 #   FULL            1 to add the fill/RSS/restart cases (default 0)
+#   FLOOR           0 to skip the http-floor cases (default 1)
 #   BASE_PORT       first port to try; free ports at or above it (below
 #                   BASE_PORT+1000) are used, all on 127.0.0.1 (default 43000)
 #   ETCD_BIN        the etcd binary (default /usr/bin/etcd, else etcd in PATH)
@@ -49,6 +54,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION=${DURATION:-10s}
 ONLY=${ONLY:-both}
 FULL=${FULL:-0}
+FLOOR=${FLOOR:-1}
 BASE_PORT=${BASE_PORT:-43000}
 FILL_KEYS=${FILL_KEYS:-1000000}
 WATCHERS=${WATCHERS:-1000}
@@ -210,7 +216,9 @@ start_server() {
 	mkdir -p "$dir"
 	SERVER_LOG=$WORK/$label.log
 	echo "--- start $(date +%T) on ports $cport/$pport" >>"$SERVER_LOG"
-	if [[ $label == arbor ]]; then
+	if [[ $label == http-floor ]]; then
+		"$BENCH" -listen "127.0.0.1:$cport" null-server >>"$SERVER_LOG" 2>&1 &
+	elif [[ $label == arbor ]]; then
 		local extra=()
 		[[ -z $SNAPSHOT_COUNT ]] || extra=(-snapshot-count "$SNAPSHOT_COUNT")
 		"$ARBOR" -name perf -data-dir "$dir" \
@@ -343,6 +351,20 @@ run_server() {
 
 if ((RUN_ARBOR)); then run_server arbor; fi
 if ((RUN_ETCD)); then run_server etcd; fi
+
+# run_floor runs the put and get cases against the do-nothing HTTP server.
+run_floor() {
+	if ! launch http-floor "$WORK/floor" /v2/keys/x 30; then
+		log "[http-floor] did not start; skipping it"
+		return 0
+	fi
+	for c in 1 16 64 256; do
+		run_case http-floor -clients "$c" -duration "$DURATION" put
+	done
+	run_case http-floor -clients 64 -duration "$DURATION" -no-preload get
+	stop_pid "$SERVER_PID"
+}
+if [[ $FLOOR == 1 ]]; then run_floor; fi
 
 echo
 {

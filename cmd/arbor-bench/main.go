@@ -40,6 +40,7 @@ type config struct {
 	label       string
 	seed        uint64
 	cpuProfile  string
+	listen      string // null-server only
 
 	// progress, when not nil, receives occasional progress lines (fill only).
 	progress io.Writer
@@ -47,6 +48,7 @@ type config struct {
 
 const usageText = `usage: arbor-bench [flags] put|get|watch|fill
        arbor-bench table FILE.jsonl...
+       arbor-bench -listen ADDR null-server
 
 Load generator for the etcd v2 keys API (arbor or etcd --enable-v2).
   put    PUT random keys of the key space for -duration (or -total ops)
@@ -56,6 +58,10 @@ Load generator for the etcd v2 keys API (arbor or etcd --enable-v2).
   fill   write -keys distinct keys once each as fast as -clients allow
   table  print a Markdown comparison of JSON result lines (labels in order
          of appearance; the ratio column is first/second)
+  null-server
+         serve a do-nothing v2 API on -listen (parse the request, answer an
+         etcd-shaped body, store nothing): the HTTP floor put and get are
+         read against
 Output: a human summary, then one JSON line (only the JSON with -json-only).
 Flags may come before or after the mode.
 
@@ -84,6 +90,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "arbor-bench: %v\n", err)
 		return 2
+	}
+	if mode == "null-server" {
+		if err := runNullServer(ctx, cfg.listen, stderr); err != nil {
+			fmt.Fprintf(stderr, "arbor-bench: null-server: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if mode == "table" {
 		if err := runTable(rest, stdout); err != nil {
@@ -164,6 +177,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, string, []string, erro
 	fs.IntVar(&cfg.rssPID, "check-rss-pid", 0, "fill: print the RSS of this process (the server) at the end")
 	fs.StringVar(&cfg.label, "label", "", "name of the system under test, copied into the JSON line (e.g. arbor, etcd)")
 	fs.Int64Var(&seed, "seed", 1, "seed for keys and values")
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:2379", "null-server: address to listen on")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of arbor-bench itself to this file")
 
 	if err := fs.Parse(args); err != nil {
@@ -171,12 +185,12 @@ func parseArgs(args []string, stderr io.Writer) (*config, string, []string, erro
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return nil, "", nil, errors.New("missing mode (put, get, watch, fill or table)")
+		return nil, "", nil, errors.New("missing mode (put, get, watch, fill, null-server or table)")
 	}
 	mode := fs.Arg(0)
 	rest := fs.Args()[1:]
 	switch mode {
-	case "put", "get", "watch", "fill":
+	case "put", "get", "watch", "fill", "null-server":
 		if err := fs.Parse(rest); err != nil {
 			return nil, "", nil, err
 		}
@@ -189,7 +203,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, string, []string, erro
 		}
 		return cfg, mode, rest, nil
 	default:
-		return nil, "", nil, fmt.Errorf("unknown mode %q (want put, get, watch, fill or table)", mode)
+		return nil, "", nil, fmt.Errorf("unknown mode %q (want put, get, watch, fill, null-server or table)", mode)
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "duration" {

@@ -57,7 +57,7 @@ func init() { tableMetrics["get"] = tableMetrics["put"] }
 
 // runTable prints a Markdown table comparing the runs in the JSON lines
 // files: one column per label in order of first appearance and, when there
-// are exactly two labels, their ratio (first/second). Lines that are not
+// are two or more labels, the ratio of the first two (first/second). Lines that are not
 // JSON objects are skipped, so a whole log can be passed in.
 func runTable(files []string, out io.Writer) error {
 	type row = map[string]any
@@ -110,7 +110,7 @@ func runTable(files []string, out io.Writer) error {
 		return fmt.Errorf("no result lines in %s", strings.Join(files, ", "))
 	}
 
-	ratio := len(labels) == 2
+	ratio := len(labels) >= 2
 	head := "| case | metric |"
 	sep := "|---|---|"
 	for _, l := range labels {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
+)
+
+func TestNullServerAnswersLikeEtcd(t *testing.T) {
+	srv := httptest.NewServer(&nullServer{})
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/v2/keys/a/b",
+		strings.NewReader(url.Values{"value": {"v1"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Action string
+		Node   struct {
+			Key, Value    string
+			ModifiedIndex uint64
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Etcd-Index") != "1" ||
+		body.Action != "set" || body.Node.Key != "/a/b" || body.Node.Value != "v1" || body.Node.ModifiedIndex != 1 {
+		t.Fatalf("status %d, index %q, body %+v", resp.StatusCode, resp.Header.Get("X-Etcd-Index"), body)
+	}
+}
+
+func TestNullServerModeServesTheTool(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errOut := &testutil.Buffer{}
+	done := make(chan int)
+	addr := "127.0.0.1:0"
+	// Port 0 lets the kernel pick; the address is announced on stderr.
+	go func() { done <- run(ctx, []string{"-listen", addr, "null-server"}, &bytes.Buffer{}, errOut) }()
+	var base string
+	for base == "" {
+		select {
+		case code := <-done:
+			t.Fatalf("null-server exited %d: %s", code, errOut.String())
+		default:
+		}
+		if s := errOut.String(); strings.Contains(s, "listening on ") {
+			base = strings.TrimSpace(s[strings.Index(s, "listening on ")+len("listening on "):])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res := runTool(t, &httptest.Server{URL: base}, "-clients", "2", "-total", "20", "-json-only", "put")
+	if num(t, res, "ops") != 20 || num(t, res, "errors") != 0 {
+		t.Fatalf("against the null server: %v", res)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("null-server exit %d after cancel: %s", code, errOut.String())
+	}
+}
