@@ -2,8 +2,11 @@ package client_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"time"
 
 	"github.com/arbor-kv/arbor/client"
@@ -152,4 +155,72 @@ func ExampleClient_Members() {
 		fmt.Println(m.ID, m.Name)
 	}
 	// Output: 8e9e05c52164694d fake
+}
+
+func ExampleConfig_failover() {
+	srv := newFakeServer()
+	defer srv.Close()
+	// A member that is down: nothing listens at its URL any more.
+	down := httptest.NewServer(nil)
+	down.Close()
+
+	// The first endpoint refuses the connection, so the request goes on
+	// to the next one.
+	c, _ := client.New(client.Config{Endpoints: []string{down.URL, srv.URL}, Timeout: time.Second})
+	resp, err := c.Set(context.Background(), "/svclocation", "10.1.1.20:80", client.SetOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.Action, resp.Node.Value)
+
+	// When no endpoint answers, the error lists what each one did.
+	c, _ = client.New(client.Config{Endpoints: []string{down.URL, down.URL}, Timeout: time.Second})
+	_, err = c.Get(context.Background(), "/svclocation", client.GetOptions{})
+	var ce *client.ClusterError
+	if errors.As(err, &ce) {
+		fmt.Println("endpoints that failed:", len(ce.Errors))
+	}
+	// Output:
+	// set 10.1.1.20:80
+	// endpoints that failed: 2
+}
+
+func ExampleConfig_tls() {
+	srv := newFakeServer()
+	defer srv.Close()
+	secure := httptest.NewTLSServer(srv.Config.Handler)
+	defer secure.Close()
+
+	// Trust the server's CA. From a file, that is
+	// pool.AppendCertsFromPEM(pem) with pem read from the --ca-file; a
+	// client certificate goes in Certificates (tls.LoadX509KeyPair).
+	pool := x509.NewCertPool()
+	pool.AddCert(secure.Certificate())
+	c, _ := client.New(client.Config{
+		Endpoints: []string{secure.URL},
+		TLS:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	})
+	resp, err := c.Set(context.Background(), "/secret", "s3cr3t", client.SetOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.Action, resp.Node.Key)
+	// Output: set /secret
+}
+
+func ExampleWatcher_Next_cancel() {
+	srv := newFakeServer()
+	defer srv.Close()
+	c, _ := client.New(client.Config{Endpoints: []string{srv.URL}})
+
+	// A watch waits as long as its context allows: nothing changes
+	// /quiet, so Next returns when the deadline passes, with the
+	// context's error. Cancelling the context works the same way.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Watcher("/quiet", client.WatcherOptions{}).Next(ctx)
+	fmt.Println(errors.Is(err, context.DeadlineExceeded))
+	// Output: true
 }
