@@ -43,7 +43,8 @@ type Config struct {
 	Identity Identity
 	DataDir  string // holds wal/ and snap/
 	// Peers are the voters of a brand-new cluster (including this member);
-	// ignored when the data dir already holds a WAL.
+	// empty when the member joins a running cluster that added it. Ignored
+	// when the data dir already holds a WAL.
 	Peers []raft.Peer
 
 	TickInterval   time.Duration // one Raft tick, the heartbeat interval
@@ -54,11 +55,14 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// Apply is one batch of committed entries, in log order. The receiver must
-// call Done once they are applied, so snapshots see applied state.
+// Apply is one batch of committed entries, in log order, or a snapshot
+// from the leader that replaces the member's state (then Entries is empty;
+// load its body with LoadSnapshot). The receiver must call Done once it is
+// applied, so snapshots see applied state.
 type Apply struct {
-	Entries []raftpb.Entry
-	done    chan struct{}
+	Entries  []raftpb.Entry
+	Snapshot *snap.Meta
+	done     chan struct{}
 }
 
 // Done reports the batch applied.
@@ -69,7 +73,7 @@ type Node struct {
 	cfg     Config
 	log     *slog.Logger
 	raft    raft.Node
-	storage *raft.MemoryStorage
+	storage *storage
 	wal     *wal.WAL
 	snapDir string
 
@@ -130,7 +134,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 	n := &Node{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		storage:    raft.NewMemoryStorage(),
+		storage:    &storage{MemoryStorage: raft.NewMemoryStorage(), want: make(chan struct{}, 1)},
 		snapDir:    filepath.Join(cfg.DataDir, "snap"),
 		applyc:     make(chan Apply, 16),
 		stopc:      make(chan struct{}),
@@ -210,7 +214,13 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		}
 		n.wal, n.Identity = w, cfg.Identity
 		rc.ID = cfg.Identity.MemberID
-		n.raft = raft.StartNode(rc, cfg.Peers)
+		if len(cfg.Peers) == 0 {
+			// Joining a running cluster: the leader, which added this
+			// member, sends it the log or a snapshot.
+			n.raft = raft.RestartNode(rc)
+		} else {
+			n.raft = raft.StartNode(rc, cfg.Peers)
+		}
 		n.log.Info("raft node started", "id", fmt.Sprintf("%x", rc.ID), "peers", len(cfg.Peers))
 	}
 	go n.run()
@@ -390,9 +400,12 @@ func (n *Node) handleReady(rd raft.Ready) error {
 		n.term.Store(rd.HardState.Term)
 		n.commit.Store(rd.HardState.Commit)
 	}
+	// A snapshot from the leader replaces the state the committed entries
+	// below build on, so it is applied first.
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		// Snapshots from a leader arrive with cluster support (transport).
-		return fmt.Errorf("raftnode: received snapshot at %d, but snapshot transfer is not supported yet", rd.Snapshot.Metadata.Index)
+		if err := n.applySnapshot(rd.Snapshot); err != nil {
+			return err
+		}
 	}
 	// Committed entries are already on stable storage (Raft hands them out
 	// only after an earlier Ready persisted them), so the apply loop can
@@ -464,6 +477,7 @@ func (n *Node) compact(m snap.Meta) {
 		n.log.Error("wal: record snapshot", "index", m.Index, "err", err)
 		return
 	}
+	n.recordSnapshot(m)
 	if err := n.storage.Compact(m.Index); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		n.log.Error("raft storage compact", "index", m.Index, "err", err)
 	}

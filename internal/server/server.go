@@ -371,23 +371,63 @@ func (s *Server) proposeLoop() {
 	}
 }
 
-// applyLoop applies committed entries in log order.
+// applyLoop applies committed entries in log order, installs snapshots a
+// leader sent, and takes a snapshot when a follower needs one.
 func (s *Server) applyLoop() {
 	defer s.wg.Done()
-	for a := range s.node.Apply() {
-		var last uint64
-		for _, e := range a.Entries {
-			s.applyEntry(e)
-			last = e.Index
-			s.logBytes += int64(len(e.Data))
+	for {
+		select {
+		case a, ok := <-s.node.Apply():
+			if !ok {
+				return
+			}
+			if a.Snapshot != nil {
+				s.installSnapshot(a)
+				continue
+			}
+			var last uint64
+			for _, e := range a.Entries {
+				s.applyEntry(e)
+				last = e.Index
+				s.logBytes += int64(len(e.Data))
+			}
+			s.appliedIndex.Store(last)
+			s.node.Applied(last)
+			a.Done()
+			s.applied.advance(last)
+			appliedIndexGauge.Set(float64(last))
+			s.maybeSnapshot(last, false)
+		case <-s.node.SnapshotWanted():
+			s.maybeSnapshot(s.appliedIndex.Load(), true)
 		}
-		s.appliedIndex.Store(last)
-		s.node.Applied(last)
-		a.Done()
-		s.applied.advance(last)
-		appliedIndexGauge.Set(float64(last))
-		s.maybeSnapshot(last)
 	}
+}
+
+// installSnapshot replaces the store with a snapshot the leader sent.
+// Watchers of the old store end (the store's Restore tells them why).
+func (s *Server) installSnapshot(a raftnode.Apply) {
+	idx := a.Snapshot.Index
+	cr := &countingReader{}
+	err := s.node.LoadSnapshot(idx, func(r io.Reader) error {
+		cr.r = r
+		return s.store.Restore(cr)
+	})
+	if err != nil {
+		// The snapshot was saved and checked when it arrived; failing now
+		// means the disk lost it, and applying later entries on top of the
+		// old store would diverge from the cluster.
+		s.log.Error("cannot install the leader's snapshot; stopping", "index", idx, "err", err)
+		a.Done()
+		go s.Stop()
+		return
+	}
+	s.log.Info("installed snapshot from the leader", "index", idx, "store_index", s.store.Index())
+	s.lastSnap, s.logBytes = idx, 0
+	s.lastSnapSize.Store(cr.n)
+	s.appliedIndex.Store(idx)
+	a.Done()
+	s.applied.advance(idx)
+	appliedIndexGauge.Set(float64(idx))
 }
 
 func (s *Server) applyEntry(e raftpb.Entry) {
@@ -428,11 +468,15 @@ func (s *Server) applyEntry(e raftpb.Entry) {
 const snapshotLogRatio = 4
 
 // maybeSnapshot captures the store every SnapshotCount entries (and see
-// snapshotLogRatio) and writes it out in the background: capturing is O(1),
-// so writes never wait for it.
-func (s *Server) maybeSnapshot(applied uint64) {
-	if applied-s.lastSnap < s.cfg.SnapshotCount || s.logBytes*snapshotLogRatio < s.lastSnapSize.Load() ||
-		!s.snapshotting.CompareAndSwap(false, true) {
+// snapshotLogRatio), or now when force is set (a follower needs a snapshot
+// newer than any on disk), and writes it out in the background: capturing
+// is O(1), so writes never wait for it.
+func (s *Server) maybeSnapshot(applied uint64, force bool) {
+	due := applied-s.lastSnap >= s.cfg.SnapshotCount && s.logBytes*snapshotLogRatio >= s.lastSnapSize.Load()
+	if force {
+		due = applied > s.lastSnap
+	}
+	if !due || !s.snapshotting.CompareAndSwap(false, true) {
 		return
 	}
 	term, err := s.node.Term(applied)

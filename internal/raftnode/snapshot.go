@@ -1,0 +1,141 @@
+package raftnode
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/arbor-kv/arbor/internal/snap"
+)
+
+// storage is Raft's in-memory log with snapshots made on demand: when Raft
+// wants to send a follower a snapshot but the newest one the log knows of
+// is older than the log's start (a single voter trims its log past its
+// snapshots, see Applied), it answers "temporarily unavailable" and asks the
+// member for a fresh snapshot; Raft retries on a later heartbeat.
+type storage struct {
+	*raft.MemoryStorage
+	want chan struct{} // signalled (non-blocking) when a snapshot is needed
+}
+
+func (s *storage) Snapshot() (raftpb.Snapshot, error) {
+	sn, err := s.MemoryStorage.Snapshot()
+	if err != nil {
+		return sn, err
+	}
+	first, err := s.MemoryStorage.FirstIndex()
+	if err != nil {
+		return sn, err
+	}
+	if sn.Metadata.Index == 0 || sn.Metadata.Index+1 < first {
+		select {
+		case s.want <- struct{}{}:
+		default:
+		}
+		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	return sn, nil
+}
+
+// SnapshotWanted is signalled when a follower needs a snapshot newer than
+// any this member has: the member should take one now rather than wait for
+// its snapshot count.
+func (n *Node) SnapshotWanted() <-chan struct{} { return n.storage.want }
+
+// recordSnapshot lets Raft send the durable snapshot m to followers. The
+// log may already be trimmed past it (a single voter, see Applied); then
+// Raft's storage cannot take it and the next one made on demand is used.
+func (n *Node) recordSnapshot(m snap.Meta) {
+	first, err := n.storage.FirstIndex()
+	if err != nil || m.Index+1 < first {
+		return
+	}
+	cs := m.ConfState
+	if _, err := n.storage.CreateSnapshot(m.Index, &cs, nil); err != nil && err != raft.ErrSnapOutOfDate {
+		n.log.Warn("raft storage: record snapshot", "index", m.Index, "err", err)
+	}
+}
+
+// SnapshotBody streams the body of this member's durable snapshot at index
+// to a follower. The file's CRC is checked as it is read; if it fails, the
+// reader returns an error instead of io.EOF, so a transfer of a damaged
+// snapshot never completes.
+func (n *Node) SnapshotBody(index uint64) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := snap.LoadIndex(n.snapDir, index, func(_ snap.Meta, r io.Reader) error {
+			_, err := io.Copy(pw, r)
+			return err
+		})
+		pw.CloseWithError(err) // nil: the reader sees io.EOF
+	}()
+	return pr
+}
+
+// ReceiveSnapshot stores the snapshot a leader sent (m is its MsgSnap, body
+// the snapshot's body) durably, then steps m into Raft. The Ready loop
+// applies it once Raft accepts it (see applySnapshot).
+func (n *Node) ReceiveSnapshot(ctx context.Context, m raftpb.Message, body io.Reader) error {
+	if m.Type != raftpb.MsgSnap || m.Snapshot == nil {
+		return fmt.Errorf("raftnode: receive snapshot: message of type %s", m.Type)
+	}
+	md := m.Snapshot.Metadata
+	meta := snap.Meta{Index: md.Index, Term: md.Term, ConfState: md.ConfState}
+	if _, err := snap.Save(n.snapDir, meta, func(w io.Writer) error {
+		_, err := io.Copy(w, body)
+		return err
+	}); err != nil {
+		return fmt.Errorf("raftnode: receive snapshot %d: %w", md.Index, err)
+	}
+	n.log.Info("snapshot received", "index", md.Index, "term", md.Term, "from", fmt.Sprintf("%x", m.From))
+	return n.Step(ctx, m)
+}
+
+// LoadSnapshot streams the body of the durable snapshot at index to
+// restore: the apply loop calls it for an Apply that carries a snapshot.
+func (n *Node) LoadSnapshot(index uint64, restore func(io.Reader) error) error {
+	_, err := snap.LoadIndex(n.snapDir, index, func(_ snap.Meta, r io.Reader) error { return restore(r) })
+	return err
+}
+
+// applySnapshot makes a snapshot Raft accepted from the leader this
+// member's state: recorded in the WAL (whose older entries it replaces),
+// installed in Raft's storage, and handed to the apply loop, which replaces
+// the store with it. The Ready loop waits for that before going on, so
+// entries after the snapshot apply on top of it.
+func (n *Node) applySnapshot(sn raftpb.Snapshot) error {
+	md := sn.Metadata
+	if err := n.wal.SaveSnapshot(md.Index, md.Term); err != nil {
+		return err
+	}
+	if err := n.storage.ApplySnapshot(sn); err != nil {
+		return fmt.Errorf("raftnode: apply snapshot %d: %w", md.Index, err)
+	}
+	cs := md.ConfState
+	n.confState.Store(&cs)
+	n.commit.Store(max(n.commit.Load(), md.Index))
+	meta := snap.Meta{Index: md.Index, Term: md.Term, ConfState: cs}
+	a := Apply{Snapshot: &meta, done: make(chan struct{})}
+	select {
+	case n.applyc <- a:
+	case <-n.stopc:
+		return ErrStopped
+	}
+	select {
+	case <-a.done:
+	case <-n.stopc:
+		return ErrStopped
+	}
+	return nil
+}
+
+// ReportSnapshot tells Raft how sending a snapshot to member id ended.
+func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
+	n.raft.ReportSnapshot(id, status)
+}
+
+// ReportUnreachable tells Raft that the last message to member id was lost.
+func (n *Node) ReportUnreachable(id uint64) { n.raft.ReportUnreachable(id) }
