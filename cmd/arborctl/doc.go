@@ -24,9 +24,11 @@
 // after N as documented (etcdctl 3.4 skips one more event) and runs the
 // command for one event before watching for the next, so outputs never
 // interleave; "member remove <name>" suggests "arborctl member remove
-// <id>"; usage errors are worded by cobra; there is no backup command (it
-// copied etcd's own data directory format, which Arbor does not use), nor
-// the user, role and auth commands.
+// <id>"; usage errors are worded by cobra; backup writes a data dir that
+// starts as a new one-member cluster by itself (etcd needs
+// --force-new-cluster), takes --wal-dir and --backup-wal-dir only as
+// <dir>/wal, and is the one command that reads files (internal/backup)
+// rather than using the client; there are no user, role and auth commands.
 //
 // Tests: testdata/*.golden are etcdctl sessions recorded from etcd 3.4
 // (golden_test.go, record_test.go; re-record with -update) that arborctl

@@ -60,6 +60,7 @@ Global options go before the command.`,
 	f.DurationVar(&a.totalTimeout, "total-timeout", 5*time.Second, "timeout for the command execution (except watch)")
 
 	root.AddCommand(
+		newBackupCommand(a),
 		newClusterHealthCommand(a),
 		newMkCommand(a),
 		newMkdirCommand(a),
