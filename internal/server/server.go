@@ -433,21 +433,10 @@ func (s *Server) installSnapshot(a raftnode.Apply) {
 func (s *Server) applyEntry(e raftpb.Entry) {
 	switch e.Type {
 	case raftpb.EntryNormal:
-		if len(e.Data) == 0 {
-			return // a new leader's empty entry
-		}
-		reqs, err := decodeBatch(e.Data)
-		if err != nil {
+		if err := applyRequests(s.store, e.Data, s.answer); err != nil {
 			// Every member decodes the same bytes, so skipping keeps them
 			// identical; the WAL's CRC makes this a bug, not disk damage.
 			s.log.Error("skipping undecodable log entry", "index", e.Index, "err", err)
-			return
-		}
-		for _, r := range reqs {
-			ev, err := s.store.Apply(r)
-			if r.ID != 0 {
-				s.waits.trigger(r.ID, result{ev: ev, err: err})
-			}
 		}
 	case raftpb.EntryConfChange:
 		var cc raftpb.ConfChange
@@ -456,6 +445,14 @@ func (s *Server) applyEntry(e raftpb.Entry) {
 			return
 		}
 		s.node.ApplyConfChange(cc)
+	}
+}
+
+// answer hands a request's outcome to its waiting caller, if it is this
+// member's and still waiting.
+func (s *Server) answer(r *store.Request, ev *store.Event, err error) {
+	if r.ID != 0 {
+		s.waits.trigger(r.ID, result{ev: ev, err: err})
 	}
 }
 
