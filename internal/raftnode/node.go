@@ -81,8 +81,10 @@ type Node struct {
 	Identity Identity
 	// Restarted is true when the member started from existing data.
 	Restarted bool
-	// SnapshotIndex is the index of the snapshot restored at start (0 if none).
-	SnapshotIndex uint64
+	// SnapshotIndex is the index of the snapshot restored at start (0 if
+	// none), and SnapshotMembers the membership record saved with it.
+	SnapshotIndex   uint64
+	SnapshotMembers []byte
 
 	applyc chan Apply
 	stopc  chan struct{}
@@ -179,10 +181,11 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 			w.Close()
 			return nil, fmt.Errorf("raftnode: wal in %s has no valid member identity (%q)", walDir, md)
 		}
-		n.wal, n.Restarted, n.SnapshotIndex, n.prevSnap = w, true, meta.Index, meta.Index
+		n.wal, n.Restarted, n.SnapshotIndex, n.SnapshotMembers, n.prevSnap = w, true, meta.Index, meta.Members, meta.Index
 		if meta.Index > 0 {
 			cs := meta.ConfState
-			if err := n.storage.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: meta.Index, Term: meta.Term, ConfState: cs}}); err != nil {
+			// Data carries the membership record to followers (see storage).
+			if err := n.storage.ApplySnapshot(raftpb.Snapshot{Data: meta.Members, Metadata: raftpb.SnapshotMetadata{Index: meta.Index, Term: meta.Term, ConfState: cs}}); err != nil {
 				return nil, fmt.Errorf("raftnode: apply snapshot %d: %w", meta.Index, err)
 			}
 			n.confState.Store(&cs)
@@ -328,11 +331,12 @@ func (n *Node) Applied(index uint64) {
 func (n *Node) Term(index uint64) (uint64, error) { return n.storage.Term(index) }
 
 // SaveSnapshot writes a snapshot of the applied state at index (of the
-// given term, see Term; whose body write produces) and then compacts the log
+// given term, see Term; with the conf state and the caller's membership
+// record members at that index; whose body write produces) and then compacts the log
 // behind it. It runs on the caller's goroutine and may take long; writes go
 // on meanwhile.
-func (n *Node) SaveSnapshot(index, term uint64, cs raftpb.ConfState, write func(io.Writer) error) error {
-	meta := snap.Meta{Index: index, Term: term, ConfState: cs}
+func (n *Node) SaveSnapshot(index, term uint64, cs raftpb.ConfState, members []byte, write func(io.Writer) error) error {
+	meta := snap.Meta{Index: index, Term: term, ConfState: cs, Members: members}
 	start := time.Now()
 	path, err := snap.Save(n.snapDir, meta, write)
 	if err != nil {

@@ -132,7 +132,7 @@ func TestRestartFromSnapshotReplaysOnlyTheTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.n.SaveSnapshot(snapIndex, term, m.n.ConfState(), func(w io.Writer) error {
+	if err := m.n.SaveSnapshot(snapIndex, term, m.n.ConfState(), nil, func(w io.Writer) error {
 		_, err := w.Write([]byte("state-after-a0..a4"))
 		return err
 	}); err != nil {

@@ -11,7 +11,9 @@ import (
 	"github.com/arbor-kv/arbor/internal/snap"
 )
 
-// storage is Raft's in-memory log with snapshots made on demand: when Raft
+// storage is Raft's in-memory log with snapshots made on demand (a
+// snapshot's Data is its membership record, snap.Meta.Members; the body
+// travels out of band, see SnapshotBody): when Raft
 // wants to send a follower a snapshot but the newest one the log knows of
 // is older than the log's start (a single voter trims its log past its
 // snapshots, see Applied), it answers "temporarily unavailable" and asks the
@@ -54,7 +56,7 @@ func (n *Node) recordSnapshot(m snap.Meta) {
 		return
 	}
 	cs := m.ConfState
-	if _, err := n.storage.CreateSnapshot(m.Index, &cs, nil); err != nil && err != raft.ErrSnapOutOfDate {
+	if _, err := n.storage.CreateSnapshot(m.Index, &cs, m.Members); err != nil && err != raft.ErrSnapOutOfDate {
 		n.log.Warn("raft storage: record snapshot", "index", m.Index, "err", err)
 	}
 }
@@ -75,15 +77,16 @@ func (n *Node) SnapshotBody(index uint64) io.ReadCloser {
 	return pr
 }
 
-// ReceiveSnapshot stores the snapshot a leader sent (m is its MsgSnap, body
-// the snapshot's body) durably, then steps m into Raft. The Ready loop
-// applies it once Raft accepts it (see applySnapshot).
-func (n *Node) ReceiveSnapshot(ctx context.Context, m raftpb.Message, body io.Reader) error {
+// SaveReceivedSnapshot stores the snapshot a leader sent (m is its MsgSnap,
+// body the snapshot's body) durably; the caller then steps m into Raft, and
+// the Ready loop applies the snapshot once Raft accepts it (see
+// applySnapshot). A snapshot Raft rejects stays on disk until purged.
+func (n *Node) SaveReceivedSnapshot(m raftpb.Message, body io.Reader) error {
 	if m.Type != raftpb.MsgSnap || m.Snapshot == nil {
 		return fmt.Errorf("raftnode: receive snapshot: message of type %s", m.Type)
 	}
 	md := m.Snapshot.Metadata
-	meta := snap.Meta{Index: md.Index, Term: md.Term, ConfState: md.ConfState}
+	meta := snap.Meta{Index: md.Index, Term: md.Term, ConfState: md.ConfState, Members: m.Snapshot.Data}
 	if _, err := snap.Save(n.snapDir, meta, func(w io.Writer) error {
 		_, err := io.Copy(w, body)
 		return err
@@ -91,6 +94,14 @@ func (n *Node) ReceiveSnapshot(ctx context.Context, m raftpb.Message, body io.Re
 		return fmt.Errorf("raftnode: receive snapshot %d: %w", md.Index, err)
 	}
 	n.log.Info("snapshot received", "index", md.Index, "term", md.Term, "from", fmt.Sprintf("%x", m.From))
+	return nil
+}
+
+// ReceiveSnapshot is SaveReceivedSnapshot, then Step.
+func (n *Node) ReceiveSnapshot(ctx context.Context, m raftpb.Message, body io.Reader) error {
+	if err := n.SaveReceivedSnapshot(m, body); err != nil {
+		return err
+	}
 	return n.Step(ctx, m)
 }
 
@@ -117,7 +128,7 @@ func (n *Node) applySnapshot(sn raftpb.Snapshot) error {
 	cs := md.ConfState
 	n.confState.Store(&cs)
 	n.commit.Store(max(n.commit.Load(), md.Index))
-	meta := snap.Meta{Index: md.Index, Term: md.Term, ConfState: cs}
+	meta := snap.Meta{Index: md.Index, Term: md.Term, ConfState: cs, Members: sn.Data}
 	a := Apply{Snapshot: &meta, done: make(chan struct{})}
 	select {
 	case n.applyc <- a:

@@ -92,7 +92,8 @@ func (mn *memNet) Send(msgs []raftpb.Message) {
 type listMachine struct {
 	mu    sync.Mutex
 	items []string
-	snaps int // snapshots installed from a leader
+	snaps   int    // snapshots installed from a leader
+	members string // the membership record of the last one
 }
 
 func (l *listMachine) restore(r io.Reader) error {
@@ -142,7 +143,7 @@ func runListMember(t *testing.T, id uint64, peers []raft.Peer, mn *memNet) (*Nod
 			t.Errorf("term of %d: %v", applied, err)
 			return
 		}
-		if err := n.SaveSnapshot(applied, term, n.ConfState(), lm.snapshot()); err != nil {
+		if err := n.SaveSnapshot(applied, term, n.ConfState(), fmt.Appendf(nil, "members@%d", applied), lm.snapshot()); err != nil {
 			t.Errorf("save snapshot: %v", err)
 		}
 	}
@@ -160,6 +161,7 @@ func runListMember(t *testing.T, id uint64, peers []raft.Peer, mn *memNet) (*Nod
 					}
 					lm.mu.Lock()
 					lm.snaps++
+					lm.members = string(a.Snapshot.Members)
 					lm.mu.Unlock()
 					applied = a.Snapshot.Index
 					a.Done()
@@ -237,10 +239,10 @@ func TestJoiningMemberGetsSnapshotMadeOnDemand(t *testing.T) {
 		t.Fatalf("new member's state %v, leader's %v", got, want)
 	}
 	bm.mu.Lock()
-	snaps := bm.snaps
+	snaps, members := bm.snaps, bm.members
 	bm.mu.Unlock()
-	if snaps != 1 {
-		t.Fatalf("new member installed %d snapshots, want 1", snaps)
+	if snaps != 1 || !strings.HasPrefix(members, "members@") {
+		t.Fatalf("new member installed %d snapshots (members record %q), want 1 with the leader's record", snaps, members)
 	}
 	if cs := b.ConfState(); !slices.Equal(cs.Voters, []uint64{1, 2}) {
 		t.Fatalf("new member's voters %v", cs.Voters)

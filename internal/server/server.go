@@ -489,7 +489,7 @@ func (s *Server) maybeSnapshot(applied uint64, force bool) {
 	go func() {
 		defer s.wg.Done()
 		defer s.snapshotting.Store(false)
-		err := s.node.SaveSnapshot(applied, term, cs, func(w io.Writer) error {
+		err := s.node.SaveSnapshot(applied, term, cs, nil, func(w io.Writer) error {
 			n, err := sn.WriteTo(w)
 			s.lastSnapSize.Store(n)
 			return err

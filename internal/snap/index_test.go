@@ -1,7 +1,9 @@
 package snap
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"testing"
@@ -47,5 +49,42 @@ func TestLoadIndexMissingOrDamaged(t *testing.T) {
 	mustSave(t, dir, 5, 1, 105, 2)
 	if _, err := LoadIndex(dir, 10, func(Meta, io.Reader) error { return nil }); err == nil {
 		t.Fatal("damaged snapshot loaded")
+	}
+}
+
+func TestMembersRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	members := []byte(`[{"id":1,"name":"a"}]`)
+	if _, err := Save(dir, Meta{Index: 7, Term: 2, ConfState: testConf, Members: members}, writeBody(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadIndex(dir, 7, func(Meta, io.Reader) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Members) != string(members) || len(m.ConfState.Voters) != 3 || m.ConfState.Learners[0] != 9 {
+		t.Fatalf("meta %+v", m)
+	}
+}
+
+// Files written before Members existed (version 1: the conf state fills
+// the rest of the meta) still load.
+func TestVersion1HeaderDecodes(t *testing.T) {
+	cs, err := testConf.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := append([]byte(magic), 1, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint32(b, uint32(metaFixed+len(cs)))
+	b = binary.LittleEndian.AppendUint64(b, 12)
+	b = binary.LittleEndian.AppendUint64(b, 3)
+	b = append(b, cs...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	m, err := decodeHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Index != 12 || m.Term != 3 || len(m.ConfState.Voters) != 3 || m.Members != nil {
+		t.Fatalf("meta %+v", m)
 	}
 }

@@ -2,6 +2,7 @@ package snap
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,11 +27,15 @@ var ErrNoSnapshot = errors.New("snap: no usable snapshot")
 type Meta struct {
 	Index, Term uint64
 	ConfState   raftpb.ConfState
+	// Members is the member's own description of the cluster at Index (the
+	// server's membership registry, opaque here): ConfState has only IDs.
+	Members []byte
 }
 
 const (
-	magic   = "ARBORSNP"
-	version = 1
+	magic = "ARBORSNP"
+	// version 2 added Members; version 1 files (ConfState only) still load.
+	version = 2
 
 	// prefixSize is magic, version and the meta length.
 	prefixSize = 8 + 4 + 4
@@ -39,7 +44,8 @@ const (
 	// maxMetaSize bounds the encoded Meta; a ConfState of even thousands of
 	// members is far below it, so a larger value means a damaged header.
 	maxMetaSize = 1 << 20
-	// metaFixed is index and term ahead of the encoded ConfState.
+	// metaFixed is index and term ahead of the encoded ConfState (and, from
+	// version 2, of its length).
 	metaFixed = 16
 
 	snapSuffix = ".snap"
@@ -90,9 +96,9 @@ func encodeHeader(meta Meta) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snap: marshal conf state: %w", err)
 	}
-	metaLen := metaFixed + len(cs)
+	metaLen := metaFixed + 4 + len(cs) + len(meta.Members)
 	if metaLen > maxMetaSize {
-		return nil, fmt.Errorf("snap: conf state of %d bytes is too large", len(cs))
+		return nil, fmt.Errorf("snap: conf state and members of %d bytes are too large", metaLen)
 	}
 	b := make([]byte, 0, prefixSize+metaLen+4)
 	b = append(b, magic...)
@@ -100,7 +106,9 @@ func encodeHeader(meta Meta) ([]byte, error) {
 	b = binary.LittleEndian.AppendUint32(b, uint32(metaLen))
 	b = binary.LittleEndian.AppendUint64(b, meta.Index)
 	b = binary.LittleEndian.AppendUint64(b, meta.Term)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(cs)))
 	b = append(b, cs...)
+	b = append(b, meta.Members...)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 	return b, nil
 }
@@ -114,7 +122,7 @@ func headerLen(prefix []byte) (int, error) {
 	if string(prefix[:8]) != magic {
 		return 0, errors.New("bad magic")
 	}
-	if v := binary.LittleEndian.Uint32(prefix[8:12]); v != version {
+	if v := binary.LittleEndian.Uint32(prefix[8:12]); v != 1 && v != version {
 		return 0, fmt.Errorf("unsupported version %d", v)
 	}
 	metaLen := binary.LittleEndian.Uint32(prefix[12:16])
@@ -141,7 +149,21 @@ func decodeHeader(h []byte) (Meta, error) {
 		Index: binary.LittleEndian.Uint64(m[0:8]),
 		Term:  binary.LittleEndian.Uint64(m[8:16]),
 	}
-	if err := meta.ConfState.Unmarshal(m[metaFixed:]); err != nil {
+	cs := m[metaFixed:]
+	if binary.LittleEndian.Uint32(h[8:12]) >= 2 {
+		if len(cs) < 4 {
+			return Meta{}, errors.New("meta too short for its conf state length")
+		}
+		n := binary.LittleEndian.Uint32(cs)
+		if uint64(n) > uint64(len(cs)-4) {
+			return Meta{}, fmt.Errorf("conf state length %d beyond the meta", n)
+		}
+		if rest := cs[4+n:]; len(rest) > 0 {
+			meta.Members = bytes.Clone(rest)
+		}
+		cs = cs[4 : 4+n]
+	}
+	if err := meta.ConfState.Unmarshal(cs); err != nil {
 		return Meta{}, fmt.Errorf("undecodable conf state: %w", err)
 	}
 	return meta, nil
