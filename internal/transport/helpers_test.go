@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +31,10 @@ type recorder struct {
 	msgs        map[uint64][]raftpb.Message // by sender; guarded by mu
 	unreachable map[uint64]int              // guarded by mu
 	snapshots   []raft.SnapshotStatus       // guarded by mu
+	// stopped is set once the member's transport stopped; any call after
+	// that is counted in late. Guarded by mu.
+	stopped bool
+	late    int
 
 	// Optional behaviour, set before the member starts.
 	process func(ctx context.Context, m raftpb.Message) error
@@ -48,6 +54,7 @@ func (r *recorder) Process(ctx context.Context, m raftpb.Message) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.noteLateLocked()
 	r.msgs[m.From] = append(r.msgs[m.From], m)
 	return nil
 }
@@ -55,13 +62,34 @@ func (r *recorder) Process(ctx context.Context, m raftpb.Message) error {
 func (r *recorder) ReportUnreachable(id uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.noteLateLocked()
 	r.unreachable[id]++
 }
 
 func (r *recorder) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.noteLateLocked()
 	r.snapshots = append(r.snapshots, status)
+}
+
+func (r *recorder) noteLateLocked() {
+	if r.stopped {
+		r.late++
+	}
+}
+
+// markStopped starts counting calls that come too late.
+func (r *recorder) markStopped() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+}
+
+func (r *recorder) lateCalls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.late
 }
 
 func (r *recorder) OpenSnapshot(m raftpb.Message) (io.ReadCloser, error) { return r.open(m) }
@@ -156,8 +184,24 @@ func (m *member) start() {
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener.Close()
 	srv.Listener = ln
-	srv.Start()
+	// A member that dials with TLS also serves it.
+	if m.cfg.TLS != nil {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	m.tr, m.srv = tr, srv
+}
+
+// testTLS trusts the certificate every httptest TLS server uses (valid for
+// 127.0.0.1).
+func testTLS(t *testing.T) *tls.Config {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return &tls.Config{RootCAs: pool}
 }
 
 // stop ends the member like a crash: connections are cut, not drained.
@@ -167,11 +211,17 @@ func (m *member) stop() {
 	}
 	m.srv.CloseClientConnections()
 	m.tr.Stop()
+	m.rec.markStopped()
 	m.srv.Close()
 	m.srv = nil
 }
 
-func (m *member) url() string { return "http://" + m.addr }
+func (m *member) url() string {
+	if m.cfg.TLS != nil {
+		return "https://" + m.addr
+	}
+	return "http://" + m.addr
+}
 
 // connect makes each member a peer of the others.
 func connect(t *testing.T, members ...*member) {

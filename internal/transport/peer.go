@@ -117,8 +117,6 @@ func (p *peer) dropped() {
 func (p *peer) run() {
 	defer p.wg.Done()
 	b := backoff{min: p.t.cfg.BackoffMin, max: p.t.cfg.BackoffMax}
-	wait := time.NewTimer(0)
-	defer wait.Stop()
 	for {
 		u := p.pickURL()
 		connected, err := p.stream(u)
@@ -130,9 +128,8 @@ func (p *peer) run() {
 		if connected {
 			b.reset()
 		}
-		wait.Reset(b.next())
 		select {
-		case <-wait.C:
+		case <-time.After(b.next()):
 		case <-p.ctx.Done():
 			return
 		}

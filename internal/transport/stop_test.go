@@ -14,9 +14,10 @@ import (
 
 // Stop must end every goroutine the transport started, including writers
 // stuck on a partitioned link, a dialer waiting on a dead peer, a snapshot
-// transfer in flight and inbound streams.
+// transfer in flight and inbound streams, and no callback may come after it.
 func TestStopLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
+	var recs []*recorder
 	func() {
 		nw := faultnet.New()
 		gen := func(raftpb.Message) (io.ReadCloser, error) { return newGen(1 << 40), nil }
@@ -46,6 +47,7 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 		}
 		for _, m := range []*member{a, b, c} {
 			m.stop()
+			recs = append(recs, m.rec)
 		}
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -55,5 +57,10 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 			t.Fatalf("%d goroutines before, %d after Stop:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	for i, r := range recs {
+		if n := r.lateCalls(); n > 0 {
+			t.Errorf("member %d: %d Raft calls after Stop returned", i+1, n)
+		}
 	}
 }

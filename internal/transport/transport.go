@@ -229,8 +229,9 @@ func (t *Transport) RemovePeer(id uint64) {
 
 // Send queues messages for their peers and returns without waiting for the
 // network. A message for an unknown peer is dropped; one that does not fit
-// its peer's queue is dropped and reported with Raft.ReportUnreachable (or,
-// for a MsgSnap, Raft.ReportSnapshot). Raft retransmits either way.
+// its peer's queue is dropped, and the peer reported (once per call) with
+// Raft.ReportUnreachable; a MsgSnap that cannot start is also reported
+// with Raft.ReportSnapshot. Raft retransmits either way.
 func (t *Transport) Send(msgs []raftpb.Message) {
 	// Failures are reported after the lock is released, since reporting
 	// may block briefly on the Raft node.
@@ -254,11 +255,15 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 		}
 	}
 	t.mu.RUnlock()
-	for _, f := range failed {
+	for i, f := range failed {
 		if f.snapshot {
 			t.cfg.Raft.ReportSnapshot(f.to, raft.SnapshotFailure)
 		}
-		t.cfg.Raft.ReportUnreachable(f.to)
+		// Once per peer and call is enough for Raft, and each report is a
+		// channel send to the Raft node.
+		if !slices.ContainsFunc(failed[:i], func(g failure) bool { return g.to == f.to }) {
+			t.cfg.Raft.ReportUnreachable(f.to)
+		}
 	}
 }
 
