@@ -71,8 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if len(cfg.Peers) > 0 || cfg.PeersFile != "" || cfg.Discovery != "" {
-		return errors.New("-peers, -peers-file and -discovery need cluster support, which this build does not have yet; start without them for a single member")
+	if cfg.Discovery != "" {
+		return errors.New("-discovery is not supported yet; form the cluster with -peers (start the first member without it)")
 	}
 	if cfg.Force {
 		if err := os.RemoveAll(cfg.DataDir); err != nil {
@@ -121,6 +121,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ElectionTicks: electionTicks(cfg.ElectionTimeout, cfg.HeartbeatInterval),
 		StrictReads:   cfg.StrictReads,
 		SyncInterval:  500 * time.Millisecond,
+		Join:          peerURLs(cfg.Peers, peerTLS != nil),
+		PeerTLS:       peerClientTLS(cfg),
 		Logger:        log,
 	})
 	if err != nil {
@@ -177,7 +179,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, ln := range clientLns {
 		start(ln, handler, "client")
 	}
-	peerHandler := peerMux(version.Version)
+	peerHandler := peerMux(version.Version, srv.PeerHandler())
 	for _, ln := range peerLns {
 		start(ln, peerHandler, "peer")
 	}
@@ -198,15 +200,34 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return runErr
 }
 
-// peerMux serves the peer ports. Raft traffic and the admin API arrive with
-// cluster support; until then the port answers /version so it can be probed.
-func peerMux(v string) http.Handler {
+// peerMux serves the peer ports: Raft traffic and joins (the member's
+// handler) and /version, so the port can be probed.
+func peerMux(v string, member http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"arbor\":%q}\n", v)
 	})
+	mux.Handle("/", member)
 	return mux
+}
+
+// peerURLs turns -peers entries (etcd 0.4 took host:port) into URLs, https
+// when this member's peer side uses TLS.
+func peerURLs(peers []string, tls bool) []string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	out := make([]string, 0, len(peers))
+	for _, p := range peers {
+		if strings.Contains(p, "://") {
+			out = append(out, p)
+		} else {
+			out = append(out, scheme+p)
+		}
+	}
+	return out
 }
 
 // withPprof adds Go's profiling endpoints (etcd 0.4's -trace).
@@ -273,4 +294,26 @@ func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	return tc, nil
+}
+
+// peerClientTLS is how this member dials its peers when the peer side uses
+// TLS: it presents its peer certificate and trusts the peer CA. The files
+// were checked when the listeners were set up.
+func peerClientTLS(cfg *config.Config) *tls.Config {
+	if cfg.PeerCertFile == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.PeerCertFile, cfg.PeerKeyFile)
+	if err != nil {
+		return nil
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.PeerCAFile != "" {
+		if pem, err := os.ReadFile(cfg.PeerCAFile); err == nil {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+			tc.RootCAs = pool
+		}
+	}
+	return tc
 }

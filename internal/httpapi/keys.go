@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/arbor-kv/arbor/internal/apierr"
 	"github.com/arbor-kv/arbor/internal/store"
 )
 
@@ -28,6 +30,8 @@ func (h *handler) serveKeys(w *statusWriter, r *http.Request, st Status) {
 		return
 	}
 	switch {
+	case kr.write != nil && isReserved(kr.write.Path):
+		h.writeError(w, r, apierr.New(apierr.KeyIsPreserved, kr.write.Path, st.StoreIndex))
 	case kr.write != nil:
 		ev, err := h.b.Write(r.Context(), kr.write)
 		if err != nil {
@@ -48,6 +52,18 @@ func (h *handler) serveKeys(w *statusWriter, r *http.Request, st Status) {
 		}
 		h.writeEvent(w, r, ev, kr.noValueOnSuccess, st)
 	}
+}
+
+// reservedDir holds the members' keys, which only membership changes write
+// (etcd 0.4 kept its machines there too).
+const reservedDir = "/_etcd"
+
+// isReserved reports whether a client may not write the key (or directory)
+// at path: /_etcd and everything under it. Writing a parent (say a
+// recursive delete of "/") is the store's business: "/" itself is
+// read-only there.
+func isReserved(path string) bool {
+	return path == reservedDir || strings.HasPrefix(path, reservedDir+"/")
 }
 
 // setRaftHeaders sets the headers every successful keys response carries.

@@ -73,6 +73,13 @@ func TestKeysOverStore(t *testing.T) {
 			`{"errorCode":100,"message":"Key not found","cause":"/nope","index":8}`},
 		{"PUT", "/v2/keys/", "value=x", 400, map[string]string{"X-Etcd-Index": "8"},
 			`{"errorCode":107,"message":"Root is read only","cause":"/","index":8}`},
+		// The members' keys are written by membership changes only.
+		{"PUT", "/v2/keys/_etcd/machines/x", "value=1", 400, map[string]string{"X-Etcd-Index": "8"},
+			`{"errorCode":106,"message":"The prefix of given key is a keyword in etcd","cause":"/_etcd/machines/x","index":8}`},
+		{"DELETE", "/v2/keys/_etcd?recursive=true", "", 400, map[string]string{"X-Etcd-Index": "8"},
+			`{"errorCode":106,"message":"The prefix of given key is a keyword in etcd","cause":"/_etcd","index":8}`},
+		{"POST", "/v2/keys/_etcd", "value=1", 400, map[string]string{"X-Etcd-Index": "8"},
+			`{"errorCode":106,"message":"The prefix of given key is a keyword in etcd","cause":"/_etcd","index":8}`},
 		{"PUT", "/v2/keys/t?ttl=100", "value=1", 201, keyHeaders("9", "11"),
 			`{"action":"set","node":{"key":"/t","value":"1","expiration":"` + exp100 + `","ttl":100,"modifiedIndex":9,"createdIndex":9}}`},
 		{"PUT", "/v2/keys/t0", "value=1&ttl=0", 201, keyHeaders("10", "12"),

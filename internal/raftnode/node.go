@@ -291,6 +291,14 @@ func (n *Node) Status() Status {
 	return st
 }
 
+// SoleVoter reports whether this member is the only voter Raft knows of: it
+// then need not wait out an election timeout before leading.
+func (n *Node) SoleVoter() bool {
+	voters := n.raft.Status().Config.Voters.IDs()
+	_, self := voters[n.Identity.MemberID]
+	return len(voters) == 1 && self
+}
+
 // LeaderChanged is signalled whenever the leader or this member's role
 // changes. It is a hint: read Status for the facts.
 func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderc }

@@ -90,8 +90,8 @@ func (mn *memNet) Send(msgs []raftpb.Message) {
 // listMachine is a state machine of applied strings whose snapshot is
 // their list, one per line.
 type listMachine struct {
-	mu    sync.Mutex
-	items []string
+	mu      sync.Mutex
+	items   []string
 	snaps   int    // snapshots installed from a leader
 	members string // the membership record of the last one
 }

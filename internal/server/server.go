@@ -3,12 +3,18 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +26,8 @@ import (
 	"github.com/arbor-kv/arbor/internal/httpapi"
 	"github.com/arbor-kv/arbor/internal/raftnode"
 	"github.com/arbor-kv/arbor/internal/store"
+	"github.com/arbor-kv/arbor/internal/transport"
+	"github.com/arbor-kv/arbor/internal/wal"
 )
 
 // Config describes a member.
@@ -43,6 +51,18 @@ type Config struct {
 	SyncInterval time.Duration
 	// StrictReads makes every read linearizable.
 	StrictReads bool
+
+	// Join lists peer URLs of running members. A member whose data dir is
+	// new asks them to add it and joins their cluster; otherwise it starts
+	// a new cluster of its own. Ignored (with a log line) when the data
+	// dir already belongs to a cluster.
+	Join []string
+	// JoinTimeout bounds the attempts to join (default one minute).
+	JoinTimeout time.Duration
+	// PeerTLS is the client TLS configuration for https peer URLs.
+	PeerTLS *tls.Config
+	// PeerDial, if set, opens connections to peers (tests inject faults).
+	PeerDial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -73,6 +93,9 @@ func (c *Config) setDefaults() {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.JoinTimeout == 0 {
+		c.JoinTimeout = time.Minute
+	}
 }
 
 // Server is a running member. It implements httpapi.Backend.
@@ -97,6 +120,9 @@ type Server struct {
 
 	proposec chan *store.Request
 	idSeq    atomic.Uint64
+
+	members *membership
+	tr      atomic.Pointer[transport.Transport] // set once at start
 
 	snapshotting atomic.Bool
 	lastSnap     uint64 // owned by the apply goroutine
@@ -123,6 +149,7 @@ func Start(cfg Config) (*Server, error) {
 		store:    store.New(store.Config{HistorySize: cfg.HistorySize, MaxWatchers: cfg.MaxWatchers}),
 		start:    cfg.Clock(),
 		waits:    newWaitRegistry(),
+		members:  newMembership(),
 		applied:  newAppliedWait(),
 		proposec: make(chan *store.Request, 4096),
 		stopc:    make(chan struct{}),
@@ -133,13 +160,18 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.lock = lock
-	id := raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}
+	id, peers, err := s.identity()
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	node, err := raftnode.Start(raftnode.Config{
 		Identity:      id,
 		DataDir:       cfg.DataDir,
-		Peers:         []raft.Peer{{ID: id.MemberID}},
+		Peers:         peers,
 		TickInterval:  cfg.TickInterval,
 		ElectionTicks: cfg.ElectionTicks,
+		Transport:     s,
 		Logger:        cfg.Logger,
 	}, func(r io.Reader) error {
 		cr := &countingReader{r: r}
@@ -156,6 +188,18 @@ func Start(cfg Config) (*Server, error) {
 		s.log.Warn("data dir belongs to another member name; keeping the stored one",
 			"stored", node.Identity.Name, "given", cfg.Name)
 	}
+	// A joiner already knows the members from its join; a restarted
+	// member learns them from its snapshot, then from the log's changes.
+	if err := s.restoreMembers(node); err != nil {
+		node.Stop()
+		lock.Close()
+		return nil, err
+	}
+	if err := s.startTransport(); err != nil {
+		node.Stop()
+		lock.Close()
+		return nil, err
+	}
 	s.lastSnap = node.SnapshotIndex
 	s.appliedIndex.Store(node.SnapshotIndex)
 	s.applied.advance(node.SnapshotIndex)
@@ -170,10 +214,54 @@ func Start(cfg Config) (*Server, error) {
 	go s.catchUp()
 	go s.expireLoop()
 	// A single voter need not wait out an election timeout.
-	if err := node.Campaign(context.Background()); err != nil {
-		s.log.Warn("campaign", "err", err)
+	if node.SoleVoter() {
+		if err := node.Campaign(context.Background()); err != nil {
+			s.log.Warn("campaign", "err", err)
+		}
 	}
 	return s, nil
+}
+
+func (s *Server) restoreMembers(node *raftnode.Node) error {
+	if node.SnapshotIndex == 0 {
+		return nil
+	}
+	return s.members.restore(node.SnapshotMembers)
+}
+
+// identity decides who this member is: the one its WAL records; else, with
+// Join, the one a running member assigns when it adds this one; else a new
+// member of a new cluster. peers are the voters to bootstrap with (none
+// when joining or restarting).
+func (s *Server) identity() (raftnode.Identity, []raft.Peer, error) {
+	cfg := s.cfg
+	if wal.Exist(filepath.Join(cfg.DataDir, "wal")) {
+		if len(cfg.Join) > 0 {
+			s.log.Info("data dir already belongs to a cluster; ignoring the peers to join through", "peers", strings.Join(cfg.Join, ","))
+		}
+		return raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}, nil, nil
+	}
+	if len(cfg.Join) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.JoinTimeout)
+		defer cancel()
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.PeerTLS, DialContext: cfg.PeerDial}}
+		defer client.CloseIdleConnections()
+		j, err := join(ctx, client, cfg.Join, joinRequest{Name: cfg.Name, PeerURLs: cfg.PeerURLs, ClientURLs: cfg.ClientURLs}, cfg.TickInterval*5)
+		if err != nil {
+			return raftnode.Identity{}, nil, err
+		}
+		for _, m := range j.members {
+			s.members.put(m)
+		}
+		s.log.Info("joined cluster", "cluster", fmt.Sprintf("%x", j.clusterID), "id", fmt.Sprintf("%x", j.memberID), "members", len(j.members))
+		return raftnode.Identity{MemberID: j.memberID, ClusterID: j.clusterID, Name: cfg.Name}, nil, nil
+	}
+	id := raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}
+	self, err := json.Marshal(memberRecord{ID: id.MemberID, Name: cfg.Name, PeerURLs: cfg.PeerURLs, ClientURLs: cfg.ClientURLs})
+	if err != nil {
+		return raftnode.Identity{}, nil, err
+	}
+	return id, []raft.Peer{{ID: id.MemberID, Context: self}}, nil
 }
 
 // catchUp opens local reads once the member has applied the leader's
@@ -215,6 +303,9 @@ func (s *Server) Stop() {
 	s.stop.Do(func() {
 		close(s.stopc)
 		s.node.Stop()
+		if tr := s.tr.Load(); tr != nil {
+			tr.Stop()
+		}
 		s.wg.Wait()
 		s.lock.Close()
 	})
@@ -421,6 +512,12 @@ func (s *Server) installSnapshot(a raftnode.Apply) {
 		go s.Stop()
 		return
 	}
+	if err := s.members.restore(a.Snapshot.Members); err != nil {
+		s.log.Error("snapshot from the leader", "index", idx, "err", err)
+	}
+	for _, m := range s.members.list() {
+		s.peerAdded(m)
+	}
 	s.log.Info("installed snapshot from the leader", "index", idx, "store_index", s.store.Index())
 	s.lastSnap, s.logBytes = idx, 0
 	s.lastSnapSize.Store(cr.n)
@@ -444,7 +541,10 @@ func (s *Server) applyEntry(e raftpb.Entry) {
 			s.log.Error("skipping undecodable conf change", "index", e.Index, "err", err)
 			return
 		}
-		s.node.ApplyConfChange(cc)
+		s.applyConfChange(cc)
+		if cc.ID != 0 {
+			s.waits.trigger(cc.ID, result{})
+		}
 	}
 }
 
@@ -484,12 +584,13 @@ func (s *Server) maybeSnapshot(applied uint64, force bool) {
 	}
 	sn := s.store.Snapshot()
 	cs := s.node.ConfState()
+	members := s.members.encode()
 	s.lastSnap, s.logBytes = applied, 0
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer s.snapshotting.Store(false)
-		err := s.node.SaveSnapshot(applied, term, cs, nil, func(w io.Writer) error {
+		err := s.node.SaveSnapshot(applied, term, cs, members, func(w io.Writer) error {
 			n, err := sn.WriteTo(w)
 			s.lastSnapSize.Store(n)
 			return err
@@ -585,11 +686,6 @@ func (s *Server) Status() httpapi.Status {
 
 // StoreStats is /v2/stats/store.
 func (s *Server) StoreStats() store.Stats { return s.store.Stats() }
-
-// Members lists the cluster (a single member until clustering lands).
-func (s *Server) Members() []httpapi.Member {
-	return []httpapi.Member{{ID: s.id.MemberID, Name: s.id.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs}}
-}
 
 // Health is nil when the member has a leader and has caught up with it
 // since starting.

@@ -103,8 +103,9 @@ func dump(t *testing.T, s *Server) string {
 
 func TestWriteThenReadLocalAndQuorum(t *testing.T) {
 	s := startMember(t, t.TempDir(), nil, nil)
+	base := s.store.Index() // the member's own /_etcd/machines key
 	ev := put(t, s, "/a/b", "1", time.Time{})
-	if ev.Action != store.ActionSet || ev.Node.ModifiedIndex != 1 {
+	if ev.Action != store.ActionSet || ev.Node.ModifiedIndex != base+1 {
 		t.Fatalf("unexpected event %+v", ev)
 	}
 	for _, quorum := range []bool{false, true} {
@@ -118,7 +119,7 @@ func TestWriteThenReadLocalAndQuorum(t *testing.T) {
 	if !apierr.Is(err, apierr.TestFailed) {
 		t.Fatalf("CAS mismatch: got %v, want 101", err)
 	}
-	if st := s.Status(); st.StoreIndex != 1 || st.RaftIndex == 0 || st.RaftTerm == 0 || st.ClusterID == 0 {
+	if st := s.Status(); st.StoreIndex != base+1 || st.RaftIndex == 0 || st.RaftTerm == 0 || st.ClusterID == 0 {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -127,6 +128,7 @@ func TestWriteThenReadLocalAndQuorum(t *testing.T) {
 // loses or duplicates a request.
 func TestConcurrentWritesAllApplyOnce(t *testing.T) {
 	s := startMember(t, t.TempDir(), nil, nil)
+	base := s.store.Index()
 	const n = 400
 	var wg sync.WaitGroup
 	idx := make([]uint64, n)
@@ -140,13 +142,13 @@ func TestConcurrentWritesAllApplyOnce(t *testing.T) {
 	wg.Wait()
 	seen := make(map[uint64]bool)
 	for _, x := range idx {
-		if x < 1 || x > n || seen[x] {
+		if x < base+1 || x > base+n || seen[x] {
 			t.Fatalf("index %d out of range or duplicated", x)
 		}
 		seen[x] = true
 	}
-	if got := s.store.Index(); got != n {
-		t.Fatalf("store index %d, want %d", got, n)
+	if got := s.store.Index(); got != base+n {
+		t.Fatalf("store index %d, want %d", got, base+n)
 	}
 }
 

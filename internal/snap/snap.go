@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -59,6 +60,9 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // inProgress holds the temp paths of Saves running in this process, so a
 // concurrent Purge does not delete a snapshot being written.
 var inProgress sync.Map // path -> struct{}
+
+// tempSeq makes temp names unique within the process.
+var tempSeq atomic.Uint64
 
 func fileName(term, index uint64) string {
 	return fmt.Sprintf("%016x-%016x%s", term, index, snapSuffix)
@@ -189,13 +193,15 @@ func Save(dir string, meta Meta, write func(io.Writer) error) (path string, err 
 		return "", fmt.Errorf("snap: save: %w", err)
 	}
 	final := filepath.Join(dir, fileName(meta.Term, meta.Index))
-	f, err := os.CreateTemp(dir, fileName(meta.Term, meta.Index)+".*"+tmpSuffix)
+	// The temp file is marked in progress before it exists, so a Purge
+	// running meanwhile can never see it unmarked.
+	tmp := filepath.Join(dir, fmt.Sprintf("%s.%d-%d%s", fileName(meta.Term, meta.Index), os.Getpid(), tempSeq.Add(1), tmpSuffix))
+	inProgress.Store(progressKey(tmp), struct{}{})
+	defer inProgress.Delete(progressKey(tmp))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("snap: save: %w", err)
 	}
-	tmp := f.Name()
-	inProgress.Store(progressKey(tmp), struct{}{})
-	defer inProgress.Delete(progressKey(tmp))
 	done := false
 	defer func() {
 		if !done {

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/arbor-kv/arbor/internal/apierr"
+	"github.com/arbor-kv/arbor/internal/transport"
+)
+
+// Send hands Raft's messages to the peer transport (raftnode.Transport).
+// Messages sent before the transport exists (during start-up) are
+// dropped; Raft resends what matters.
+func (s *Server) Send(msgs []raftpb.Message) {
+	if tr := s.tr.Load(); tr != nil {
+		tr.Send(msgs)
+	}
+}
+
+// startTransport creates the peer transport once the member's identity is
+// known and adds every member known so far.
+func (s *Server) startTransport() error {
+	tr, err := transport.New(transport.Config{
+		ClusterID:   s.id.ClusterID,
+		MemberID:    s.id.MemberID,
+		Raft:        peerRaft{s},
+		Snapshots:   peerSnapshots{s},
+		Logger:      s.log,
+		TLS:         s.cfg.PeerTLS,
+		DialContext: s.cfg.PeerDial,
+	})
+	if err != nil {
+		return err
+	}
+	s.tr.Store(tr)
+	for _, m := range s.members.list() {
+		s.peerAdded(m)
+	}
+	return nil
+}
+
+func (s *Server) peerAdded(m memberRecord) {
+	tr := s.tr.Load()
+	if tr == nil || m.ID == s.id.MemberID || len(m.PeerURLs) == 0 {
+		return
+	}
+	if err := tr.AddPeer(m.ID, m.PeerURLs); err != nil && !errors.Is(err, transport.ErrStopped) {
+		s.log.Error("add peer", "id", fmt.Sprintf("%x", m.ID), "urls", m.PeerURLs, "err", err)
+	}
+}
+
+func (s *Server) peerRemoved(id uint64) {
+	if tr := s.tr.Load(); tr != nil && id != s.id.MemberID {
+		tr.RemovePeer(id)
+	}
+}
+
+// peerRaft is the transport's view of this member's Raft node.
+type peerRaft struct{ s *Server }
+
+func (p peerRaft) Process(ctx context.Context, m raftpb.Message) error { return p.s.node.Step(ctx, m) }
+func (p peerRaft) ReportUnreachable(id uint64)                         { p.s.node.ReportUnreachable(id) }
+func (p peerRaft) ReportSnapshot(id uint64, st raft.SnapshotStatus)    { p.s.node.ReportSnapshot(id, st) }
+
+// peerSnapshots moves snapshot bodies between the transport and snap/.
+type peerSnapshots struct{ s *Server }
+
+func (p peerSnapshots) OpenSnapshot(m raftpb.Message) (io.ReadCloser, error) {
+	return p.s.node.SnapshotBody(m.Snapshot.Metadata.Index), nil
+}
+
+func (p peerSnapshots) SaveSnapshot(_ context.Context, m raftpb.Message, body io.Reader) error {
+	return p.s.node.SaveReceivedSnapshot(m, body)
+}
+
+// PeerHandler serves Raft traffic and joins on the peer port.
+func (s *Server) PeerHandler() http.Handler {
+	mux := http.NewServeMux()
+	if tr := s.tr.Load(); tr != nil {
+		mux.Handle(transport.PathPrefix, tr.Handler())
+	}
+	mux.HandleFunc("POST "+joinPath, s.serveJoin)
+	return mux
+}
+
+// AddMember proposes a new voting member and waits until the change is
+// applied. Adding a name that is already a member with the same peer URLs
+// returns that member (a joiner retrying after a lost answer); the same
+// name with other URLs, or a peer URL another member has, is refused.
+func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURLs []string) (memberRecord, error) {
+	if name == "" || len(peerURLs) == 0 {
+		return memberRecord{}, apierr.New(apierr.NameRequired, "a member needs a name and a peer URL", s.store.Index())
+	}
+	for _, m := range s.members.list() {
+		if m.Name == name {
+			if slices.Equal(m.PeerURLs, peerURLs) {
+				return m, nil
+			}
+			return memberRecord{}, apierr.Newf(apierr.ExistingPeer, s.store.Index(),
+				"a member named %q already exists with peer URLs %v", name, m.PeerURLs)
+		}
+		for _, u := range peerURLs {
+			if slices.Contains(m.PeerURLs, u) {
+				return memberRecord{}, apierr.Newf(apierr.ExistingPeer, s.store.Index(),
+					"peer URL %s belongs to member %q", u, m.Name)
+			}
+		}
+	}
+	rec := memberRecord{ID: randomID(), Name: name, PeerURLs: peerURLs, ClientURLs: clientURLs}
+	for _, taken := s.members.get(rec.ID); taken; _, taken = s.members.get(rec.ID) {
+		rec.ID = randomID()
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return memberRecord{}, err
+	}
+	cc := raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeAddNode, NodeID: rec.ID, Context: body}
+	if err := s.proposeConfChange(ctx, cc); err != nil {
+		return memberRecord{}, err
+	}
+	if m, ok := s.members.get(rec.ID); ok {
+		return m, nil
+	}
+	return memberRecord{}, apierr.New(apierr.RaftInternal, "membership change was not applied (another change was pending?)", s.store.Index())
+}
+
+// RemoveMember proposes removing member id and waits until it is applied.
+func (s *Server) RemoveMember(ctx context.Context, id uint64) error {
+	if _, ok := s.members.get(id); !ok {
+		return apierr.Newf(apierr.KeyNotFound, s.store.Index(), "no member %x", id)
+	}
+	return s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeRemoveNode, NodeID: id})
+}
+
+// proposeConfChange proposes cc and waits until the apply loop has applied
+// it (it answers cc.ID like a write).
+func (s *Server) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	ch := s.waits.register(cc.ID)
+	if err := s.node.ProposeConfChange(ctx, cc); err != nil {
+		s.waits.cancel(cc.ID)
+		return apierr.New(apierr.RaftInternal, err.Error(), s.store.Index())
+	}
+	select {
+	case res := <-ch:
+		return res.err
+	case <-ctx.Done():
+		s.waits.cancel(cc.ID)
+		return apierr.New(apierr.RaftInternal, "membership change timed out", s.store.Index())
+	case <-s.stopc:
+		s.waits.cancel(cc.ID)
+		return s.stoppedErr()
+	}
+}

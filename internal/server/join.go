@@ -1,0 +1,130 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arbor-kv/arbor/internal/apierr"
+)
+
+// joinPath is where a new member asks a running one to add it (etcd 0.4
+// had /join on the peer port too).
+const joinPath = "/join"
+
+// joinRequest is a new member's description of itself.
+type joinRequest struct {
+	Name       string   `json:"name"`
+	PeerURLs   []string `json:"peerURLs"`
+	ClientURLs []string `json:"clientURLs"`
+}
+
+// joinResponse tells a new member who it is and who the others are.
+type joinResponse struct {
+	ClusterID string         `json:"clusterID"` // hex
+	MemberID  string         `json:"memberID"`  // hex
+	Members   []memberRecord `json:"members"`
+}
+
+func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
+	var req joinRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		http.Error(w, "join: bad request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	m, err := s.AddMember(r.Context(), req.Name, req.PeerURLs, req.ClientURLs)
+	if err != nil {
+		status := http.StatusInternalServerError
+		var e *apierr.Error
+		if errors.As(err, &e) && e.Code < 300 {
+			status = http.StatusConflict
+		}
+		http.Error(w, "join: "+err.Error(), status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(joinResponse{
+		ClusterID: strconv.FormatUint(s.id.ClusterID, 16),
+		MemberID:  strconv.FormatUint(m.ID, 16),
+		Members:   s.members.list(),
+	})
+}
+
+// joined is the outcome of joining: this member's identity and the
+// members to talk to.
+type joined struct {
+	clusterID, memberID uint64
+	members             []memberRecord
+}
+
+// join asks the members at peerURLs, in turn, to add this member, until
+// one does or ctx ends. A refusal (name or URL taken) is final.
+func join(ctx context.Context, client *http.Client, peerURLs []string, self joinRequest, retry time.Duration) (joined, error) {
+	body, err := json.Marshal(self)
+	if err != nil {
+		return joined{}, err
+	}
+	var errs []string
+	for {
+		for _, u := range peerURLs {
+			j, err := joinOnce(ctx, client, strings.TrimRight(u, "/")+joinPath, body)
+			if err == nil {
+				return j, nil
+			}
+			var refused *joinRefused
+			if errors.As(err, &refused) {
+				return joined{}, err
+			}
+			errs = append(errs[:0], fmt.Sprintf("%s: %v", u, err))
+		}
+		select {
+		case <-ctx.Done():
+			return joined{}, fmt.Errorf("could not join through %s: %s", strings.Join(peerURLs, ", "), strings.Join(errs, "; "))
+		case <-time.After(retry):
+		}
+	}
+}
+
+// joinRefused is a member's answer that retrying will not change.
+type joinRefused struct{ msg string }
+
+func (e *joinRefused) Error() string { return e.msg }
+
+func joinOnce(ctx context.Context, client *http.Client, url string, body []byte) (joined, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return joined{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return joined{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	switch {
+	case resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusBadRequest:
+		return joined{}, &joinRefused{msg: fmt.Sprintf("%s refused to add this member: %s", url, strings.TrimSpace(string(b)))}
+	case resp.StatusCode != http.StatusOK:
+		return joined{}, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	var jr joinResponse
+	if err := json.Unmarshal(b, &jr); err != nil {
+		return joined{}, fmt.Errorf("undecodable answer: %w", err)
+	}
+	cid, err1 := strconv.ParseUint(jr.ClusterID, 16, 64)
+	mid, err2 := strconv.ParseUint(jr.MemberID, 16, 64)
+	if err1 != nil || err2 != nil || cid == 0 || mid == 0 {
+		return joined{}, fmt.Errorf("answer without valid IDs: %s", b)
+	}
+	return joined{clusterID: cid, memberID: mid, members: jr.Members}, nil
+}

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/arbor-kv/arbor/internal/httpapi"
+	"github.com/arbor-kv/arbor/internal/store"
+)
+
+// machinesDir holds a hidden key per member, as etcd 0.4 kept them:
+// /_etcd/machines/<name> = "raft=<peer URL>&etcd=<client URL>". The keys
+// are written by the apply loop when a membership change applies, so they
+// have real indexes, are watchable and travel in snapshots; clients may
+// only read them.
+const machinesDir = "/_etcd/machines"
+
+// memberRecord is one member as the log records it: the context of the
+// conf change that added it, and the snapshot's membership record.
+type memberRecord struct {
+	ID         uint64   `json:"id"`
+	Name       string   `json:"name"`
+	PeerURLs   []string `json:"peerURLs"`
+	ClientURLs []string `json:"clientURLs"`
+	Learner    bool     `json:"learner,omitempty"`
+}
+
+func (m memberRecord) machineValue() string {
+	return "raft=" + first(m.PeerURLs) + "&etcd=" + first(m.ClientURLs)
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// membership is the cluster's members as of the applied index. The apply
+// goroutine alone changes it; others read copies.
+type membership struct {
+	mu   sync.RWMutex
+	byID map[uint64]memberRecord // guarded by mu
+}
+
+func newMembership() *membership { return &membership{byID: map[uint64]memberRecord{}} }
+
+// list returns the members sorted by ID.
+func (ms *membership) list() []memberRecord {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	out := make([]memberRecord, 0, len(ms.byID))
+	for _, m := range ms.byID {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b memberRecord) int { return cmpUint(a.ID, b.ID) })
+	return out
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (ms *membership) get(id uint64) (memberRecord, bool) {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	m, ok := ms.byID[id]
+	return m, ok
+}
+
+func (ms *membership) byName(name string) (memberRecord, bool) {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	for _, m := range ms.byID {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return memberRecord{}, false
+}
+
+func (ms *membership) put(m memberRecord) {
+	ms.mu.Lock()
+	ms.byID[m.ID] = m
+	ms.mu.Unlock()
+}
+
+func (ms *membership) remove(id uint64) {
+	ms.mu.Lock()
+	delete(ms.byID, id)
+	ms.mu.Unlock()
+}
+
+// encode is the snapshot's membership record.
+func (ms *membership) encode() []byte {
+	b, err := json.Marshal(ms.list())
+	if err != nil {
+		panic(fmt.Sprintf("server: encode members: %v", err)) // plain data: cannot fail
+	}
+	return b
+}
+
+// restore replaces the members with a snapshot's record (nil: none known).
+func (ms *membership) restore(b []byte) error {
+	var list []memberRecord
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &list); err != nil {
+			return fmt.Errorf("server: snapshot's membership record: %w", err)
+		}
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	ms.byID = make(map[uint64]memberRecord, len(list))
+	for _, m := range list {
+		ms.byID[m.ID] = m
+	}
+	return nil
+}
+
+// applyConfChange records a committed membership change: in the registry,
+// in the store's /_etcd/machines keys, and in the peer transport. self
+// describes this member, for conf changes written before members carried
+// a context (data dirs of single-member arbor).
+func (s *Server) applyConfChange(cc raftpb.ConfChange) {
+	s.node.ApplyConfChange(cc)
+	// A restarted single voter learns that it is one only now (conf
+	// changes in the log are re-applied): no need to wait for a timeout.
+	if cs := s.node.ConfState(); len(cs.Voters) == 1 && cs.Voters[0] == s.id.MemberID && !s.node.Status().IsLeader {
+		go func() { _ = s.node.Campaign(context.Background()) }()
+	}
+	switch cc.Type {
+	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode, raftpb.ConfChangeUpdateNode:
+		m := memberRecord{ID: cc.NodeID}
+		if len(cc.Context) > 0 {
+			if err := json.Unmarshal(cc.Context, &m); err != nil {
+				s.log.Error("conf change with an undecodable member", "id", fmt.Sprintf("%x", cc.NodeID), "err", err)
+			}
+			m.ID = cc.NodeID
+		} else if cc.NodeID == s.id.MemberID {
+			m = s.selfRecord()
+		}
+		if m.Name == "" {
+			m.Name = fmt.Sprintf("%x", m.ID)
+		}
+		m.Learner = cc.Type == raftpb.ConfChangeAddLearnerNode
+		if old, ok := s.members.get(m.ID); ok && old.Name != m.Name {
+			s.deleteMachineKey(old.Name)
+		}
+		s.members.put(m)
+		s.setMachineKey(m)
+		s.peerAdded(m)
+		s.log.Info("member added", "id", fmt.Sprintf("%x", m.ID), "name", m.Name, "peer_urls", strings.Join(m.PeerURLs, ","), "learner", m.Learner)
+	case raftpb.ConfChangeRemoveNode:
+		old, ok := s.members.get(cc.NodeID)
+		s.members.remove(cc.NodeID)
+		if ok {
+			s.deleteMachineKey(old.Name)
+		}
+		s.peerRemoved(cc.NodeID)
+		s.log.Info("member removed", "id", fmt.Sprintf("%x", cc.NodeID), "name", old.Name)
+		if cc.NodeID == s.id.MemberID {
+			s.log.Error("this member was removed from the cluster; stopping")
+			go s.Stop()
+		}
+	}
+}
+
+func (s *Server) selfRecord() memberRecord {
+	return memberRecord{ID: s.id.MemberID, Name: s.id.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs}
+}
+
+func (s *Server) setMachineKey(m memberRecord) {
+	if _, err := s.store.Apply(&store.Request{Method: store.MethodPut, Path: machinesDir + "/" + m.Name, Val: m.machineValue()}); err != nil {
+		s.log.Error("write member key", "name", m.Name, "err", err)
+	}
+}
+
+func (s *Server) deleteMachineKey(name string) {
+	// Absent (a member removed twice, or before its key existed) is fine.
+	_, _ = s.store.Apply(&store.Request{Method: store.MethodDelete, Path: machinesDir + "/" + name})
+}
+
+// Members lists the cluster as of the applied index.
+func (s *Server) Members() []httpapi.Member {
+	list := s.members.list()
+	out := make([]httpapi.Member, 0, len(list))
+	for _, m := range list {
+		out = append(out, httpapi.Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
+	}
+	if len(out) == 0 { // before the first conf change applies
+		self := s.selfRecord()
+		out = append(out, httpapi.Member{ID: self.ID, Name: self.Name, PeerURLs: self.PeerURLs, ClientURLs: self.ClientURLs})
+	}
+	return out
+}

@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// peerAddr is the member's -peer-addr (host:port), what -peers takes.
+func (m *member) peerAddr() string {
+	i := slices.Index(m.args, "-peer-addr")
+	return m.args[i+1]
+}
+
+// getText GETs a path on the member's client port.
+func (m *member) getText(path string) (int, string, error) {
+	resp, err := client.Get(m.url + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// memberNames lists the names /v2/members shows on m.
+func (m *member) memberNames(t *testing.T) []string {
+	t.Helper()
+	_, body, err := m.getText("/v2/members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Members []struct {
+			Name       string   `json:"name"`
+			PeerURLs   []string `json:"peerURLs"`
+			ClientURLs []string `json:"clientURLs"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("/v2/members: %v: %s", err, body)
+	}
+	var names []string
+	for _, x := range out.Members {
+		names = append(names, x.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// eventually retries f until it returns nil or the time is up.
+func eventually(t *testing.T, within time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// leaderOf asks m which member leads: its /v2/stats/self leaderInfo.
+func leaderOf(m *member) (string, error) {
+	_, body, err := m.getText("/v2/stats/self")
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		LeaderInfo struct {
+			Leader string `json:"leader"`
+		} `json:"leaderInfo"`
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		return "", err
+	}
+	return st.LeaderInfo.Leader, nil
+}
+
+func selfID(t *testing.T, m *member) string {
+	t.Helper()
+	_, body, err := m.getText("/v2/stats/self")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.ID
+}
+
+func quorumGet(m *member, key string) (*response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return m.do(ctx, http.MethodGet, key+"?quorum=true", nil)
+}
+
+// Three members form a cluster through -peers; writes on any member are
+// replicated; the members appear in /v2/members, /v2/machines and the
+// hidden /_etcd/machines keys; after kill -9 of the leader the others
+// elect a new one and serve writes; the killed member restarts with its
+// data and identity and catches up.
+func TestClusterFormedWithPeers(t *testing.T) {
+	a := newMember(t, "-name", "a")
+	a.start()
+	b := newMember(t, "-name", "b", "-peers", a.peerAddr())
+	b.start()
+	c := newMember(t, "-name", "c", "-peers", a.peerAddr()+","+b.peerAddr())
+	c.start()
+	all := []*member{a, b, c}
+
+	for _, m := range all {
+		eventually(t, 10*time.Second, "members on "+m.url, func() error {
+			if got := m.memberNames(t); !slices.Equal(got, []string{"a", "b", "c"}) {
+				return fmt.Errorf("members %v", got)
+			}
+			return nil
+		})
+	}
+	// Writes on every member, reads (linearizable) on every member.
+	for i, m := range all {
+		r := m.mustDo(http.MethodPut, fmt.Sprintf("/k%d", i), url.Values{"value": {m.url}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("PUT on %s: %d %s", m.url, r.Status, r.Raw)
+		}
+	}
+	for _, m := range all {
+		for i, w := range all {
+			r, err := quorumGet(m, fmt.Sprintf("/k%d", i))
+			if err != nil || r.Status != http.StatusOK || nodeOf(r)["value"] != w.url {
+				t.Fatalf("quorum GET /k%d on %s: %v %+v", i, m.url, err, r)
+			}
+		}
+	}
+	// The seeds' view of the members.
+	r := a.mustDo(http.MethodGet, "/_etcd/machines?recursive=true", nil)
+	if r.Status != http.StatusOK || !strings.Contains(r.Raw, `"key":"/_etcd/machines/b"`) ||
+		!strings.Contains(r.Raw, `"value":"raft=http://`+b.peerAddr()+`\u0026etcd=`+b.url+`"`) {
+		t.Fatalf("/_etcd/machines: %d %s", r.Status, r.Raw)
+	}
+	if _, body, _ := b.getText("/v2/machines"); strings.Count(body, "http://") != 3 || !strings.Contains(body, c.url) {
+		t.Fatalf("/v2/machines on b: %q", body)
+	}
+	if code, body, _ := c.getText("/v2/leader"); code != http.StatusOK || !strings.HasPrefix(body, "http://127.0.0.1:") {
+		t.Fatalf("/v2/leader on c: %d %q", code, body)
+	}
+
+	// Kill the leader; the others elect a new one and go on.
+	leaderID, err := leaderOf(a)
+	if err != nil || leaderID == "" {
+		t.Fatalf("leader: %q %v", leaderID, err)
+	}
+	var leader *member
+	var rest []*member
+	for _, m := range all {
+		if selfID(t, m) == leaderID {
+			leader = m
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	if leader == nil {
+		t.Fatalf("no member has the leader's ID %s", leaderID)
+	}
+	leader.kill()
+	killedAt := time.Now()
+	eventually(t, 10*time.Second, "a write after the leader died", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		r, err := rest[0].do(ctx, http.MethodPut, "/after", url.Values{"value": {"x"}})
+		if err != nil {
+			return err
+		}
+		if r.Status != http.StatusOK && r.Status != http.StatusCreated {
+			return fmt.Errorf("%d %s", r.Status, r.Raw)
+		}
+		return nil
+	})
+	t.Logf("writes served again %v after kill -9 of the leader", time.Since(killedAt).Round(time.Millisecond))
+	if r, err := quorumGet(rest[1], "/after"); err != nil || nodeOf(r)["value"] != "x" {
+		t.Fatalf("quorum GET /after on the other survivor: %v %+v", err, r)
+	}
+
+	// The old leader comes back with its data and identity, and catches up.
+	oldID := leaderID
+	leader.start()
+	if id := selfID(t, leader); id != oldID {
+		t.Fatalf("restarted member has ID %s, was %s", id, oldID)
+	}
+	eventually(t, 10*time.Second, "restarted member catching up", func() error {
+		r, err := quorumGet(leader, "/after")
+		if err != nil {
+			return err
+		}
+		if nodeOf(r)["value"] != "x" {
+			return fmt.Errorf("%+v", r)
+		}
+		return nil
+	})
+}
