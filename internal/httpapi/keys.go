@@ -55,14 +55,21 @@ func (h *handler) serveKeys(w *statusWriter, r *http.Request, st Status) {
 }
 
 // reservedDir holds the members' keys, which only membership changes write
-// (etcd 0.4 kept its machines there too).
-const reservedDir = "/_etcd"
+// (etcd 0.4 kept its machines there too). registryDir below it is the
+// discovery service's, where members register with plain v2 writes.
+const (
+	reservedDir = "/_etcd"
+	registryDir = "/_etcd/registry"
+)
 
 // isReserved reports whether a client may not write the key (or directory)
-// at path: /_etcd and everything under it. Writing a parent (say a
-// recursive delete of "/") is the store's business: "/" itself is
-// read-only there.
+// at path: /_etcd and everything under it but the discovery registry.
+// Writing a parent (say a recursive delete of "/") is the store's business:
+// "/" itself is read-only there.
 func isReserved(path string) bool {
+	if path == registryDir || strings.HasPrefix(path, registryDir+"/") {
+		return false
+	}
 	return path == reservedDir || strings.HasPrefix(path, reservedDir+"/")
 }
 

@@ -80,6 +80,8 @@ func TestKeysOverStore(t *testing.T) {
 			`{"errorCode":106,"message":"The prefix of given key is a keyword in etcd","cause":"/_etcd","index":8}`},
 		{"POST", "/v2/keys/_etcd", "value=1", 400, map[string]string{"X-Etcd-Index": "8"},
 			`{"errorCode":106,"message":"The prefix of given key is a keyword in etcd","cause":"/_etcd","index":8}`},
+		{"PUT", "/v2/keys/_etcd/registryx", "value=1", 400, map[string]string{"X-Etcd-Index": "8"},
+			`{"errorCode":106,"message":"The prefix of given key is a keyword in etcd","cause":"/_etcd/registryx","index":8}`},
 		{"PUT", "/v2/keys/t?ttl=100", "value=1", 201, keyHeaders("9", "11"),
 			`{"action":"set","node":{"key":"/t","value":"1","expiration":"` + exp100 + `","ttl":100,"modifiedIndex":9,"createdIndex":9}}`},
 		{"PUT", "/v2/keys/t0", "value=1&ttl=0", 201, keyHeaders("10", "12"),
@@ -148,6 +150,20 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// The discovery registry under /_etcd takes members' plain writes.
+func TestDiscoveryRegistryIsWritable(t *testing.T) {
+	h := New(newStoreBackend(store.Config{}), testOptions())
+	for _, target := range []string{"/v2/keys/_etcd/registry/tok/_config/size", "/v2/keys/_etcd/registry/tok/a1"} {
+		req := httptest.NewRequest(http.MethodPut, target, strings.NewReader("value=3"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("PUT %s: %d %s", target, rec.Code, rec.Body)
+		}
+	}
 }
 
 func TestWatchLongPoll(t *testing.T) {
