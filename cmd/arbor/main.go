@@ -71,9 +71,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if cfg.Discovery != "" {
-		return errors.New("-discovery is not supported yet; form the cluster with -peers (start the first member without it)")
-	}
 	if cfg.Force {
 		if err := os.RemoveAll(cfg.DataDir); err != nil {
 			return fmt.Errorf("-force: remove %s: %w", cfg.DataDir, err)
@@ -105,6 +102,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(400)
 	}
+	membership, err := discover(ctx, cfg, peerClientTLS(cfg), log)
+	if err != nil {
+		closeAll(clientLns)
+		closeAll(peerLns)
+		return err
+	}
 	snapshotCount := cfg.SnapshotCount
 	if !cfg.Snapshot {
 		snapshotCount = math.MaxUint64 // -snapshot=false: keep the whole log
@@ -121,7 +124,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ElectionTicks: electionTicks(cfg.ElectionTimeout, cfg.HeartbeatInterval),
 		StrictReads:   cfg.StrictReads,
 		SyncInterval:  500 * time.Millisecond,
-		Join:          peerURLs(cfg.Peers, peerTLS != nil),
+		Join:          membership.join,
+		Founders:      membership.founders,
+		MemberID:      membership.memberID,
 		PeerTLS:       peerClientTLS(cfg),
 		Logger:        log,
 	})
@@ -149,6 +154,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Gatherer:        reg,
 		Version:         version.Version,
 	})
+	// Any arbor is a discovery service: GET /new?size=N hands out a token.
+	handler = withDiscoveryService(handler, srv, cfg.ClientURLs[0])
 	if cfg.Trace {
 		handler = withPprof(handler)
 		log.Warn("-trace: serving /debug/pprof on the client port")

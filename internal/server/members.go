@@ -154,8 +154,14 @@ func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 		if m.Name == "" {
 			m.Name = fmt.Sprintf("%x", m.ID)
 		}
-		m.Learner = cc.Type == raftpb.ConfChangeAddLearnerNode
-		if old, ok := s.members.get(m.ID); ok && old.Name != m.Name {
+		old, known := s.members.get(m.ID)
+		switch cc.Type {
+		case raftpb.ConfChangeUpdateNode:
+			m.Learner = old.Learner // an update changes URLs, not roles
+		default:
+			m.Learner = cc.Type == raftpb.ConfChangeAddLearnerNode
+		}
+		if known && old.Name != m.Name {
 			s.deleteMachineKey(old.Name)
 		}
 		s.members.put(m)

@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +59,13 @@ type Config struct {
 	// a new cluster of its own. Ignored (with a log line) when the data
 	// dir already belongs to a cluster.
 	Join []string
+	// Founders, for a new data dir, starts a new cluster whose voters are
+	// exactly these members, this one (MemberID) included. Every founder
+	// must pass the same list (discovery hands it out): the cluster ID and
+	// Raft's first entries are derived from it. Client URLs are not part of
+	// it; each member publishes its own once it runs.
+	Founders []Founder
+	MemberID uint64
 	// JoinTimeout bounds the attempts to join (default one minute).
 	JoinTimeout time.Duration
 	// PeerTLS is the client TLS configuration for https peer URLs.
@@ -207,7 +216,8 @@ func Start(cfg Config) (*Server, error) {
 		"cluster", fmt.Sprintf("%x", s.id.ClusterID), "role", "voter", "data_dir", cfg.DataDir,
 		"restarted", node.Restarted)
 
-	s.wg.Add(5)
+	s.wg.Add(6)
+	go s.publishSelf()
 	go s.applyLoop()
 	go s.proposeLoop()
 	go s.clockLoop()
@@ -235,8 +245,8 @@ func (s *Server) restoreMembers(node *raftnode.Node) error {
 // when joining or restarting).
 func (s *Server) identity() (raftnode.Identity, []raft.Peer, error) {
 	cfg := s.cfg
-	if wal.Exist(filepath.Join(cfg.DataDir, "wal")) {
-		if len(cfg.Join) > 0 {
+	if HasData(cfg.DataDir) {
+		if len(cfg.Join) > 0 || len(cfg.Founders) > 0 {
 			s.log.Info("data dir already belongs to a cluster; ignoring the peers to join through", "peers", strings.Join(cfg.Join, ","))
 		}
 		return raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}, nil, nil
@@ -256,12 +266,93 @@ func (s *Server) identity() (raftnode.Identity, []raft.Peer, error) {
 		s.log.Info("joined cluster", "cluster", fmt.Sprintf("%x", j.clusterID), "id", fmt.Sprintf("%x", j.memberID), "members", len(j.members))
 		return raftnode.Identity{MemberID: j.memberID, ClusterID: j.clusterID, Name: cfg.Name}, nil, nil
 	}
+	if len(cfg.Founders) > 0 {
+		return foundingIdentity(cfg)
+	}
 	id := raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}
 	self, err := json.Marshal(memberRecord{ID: id.MemberID, Name: cfg.Name, PeerURLs: cfg.PeerURLs, ClientURLs: cfg.ClientURLs})
 	if err != nil {
 		return raftnode.Identity{}, nil, err
 	}
 	return id, []raft.Peer{{ID: id.MemberID, Context: self}}, nil
+}
+
+// Founder is one founding member of a cluster formed by several at once.
+type Founder struct {
+	ID       uint64
+	Name     string
+	PeerURLs []string
+}
+
+// foundingIdentity derives what every founder must agree on from the
+// founders alone: the cluster ID (a hash of their IDs) and Raft's
+// bootstrap entries, whose contexts hold no client URLs (only this member
+// knows its own).
+func foundingIdentity(cfg Config) (raftnode.Identity, []raft.Peer, error) {
+	founders := slices.Clone(cfg.Founders)
+	slices.SortFunc(founders, func(a, b Founder) int { return cmpUint(a.ID, b.ID) })
+	h := fnv.New64a()
+	var peers []raft.Peer
+	self := false
+	for _, f := range founders {
+		if f.ID == 0 {
+			return raftnode.Identity{}, nil, fmt.Errorf("founder %q has no member ID", f.Name)
+		}
+		self = self || f.ID == cfg.MemberID
+		binary.Write(h, binary.BigEndian, f.ID)
+		ctx, err := json.Marshal(memberRecord{ID: f.ID, Name: f.Name, PeerURLs: f.PeerURLs})
+		if err != nil {
+			return raftnode.Identity{}, nil, err
+		}
+		peers = append(peers, raft.Peer{ID: f.ID, Context: ctx})
+	}
+	if !self {
+		return raftnode.Identity{}, nil, fmt.Errorf("member %x is not among the founders", cfg.MemberID)
+	}
+	cid := h.Sum64()
+	if cid == 0 {
+		cid = 1
+	}
+	return raftnode.Identity{MemberID: cfg.MemberID, ClusterID: cid, Name: cfg.Name}, peers, nil
+}
+
+// HasData reports whether dataDir already holds a member's log: such a
+// member restarts as itself and never joins or founds anything.
+func HasData(dataDir string) bool { return wal.Exist(filepath.Join(dataDir, "wal")) }
+
+// publishSelf makes the member's record in the cluster match this run's
+// URLs (founders start without client URLs; a restart may change them):
+// once reads are served, it proposes an update of its own record until
+// the registry shows it.
+func (s *Server) publishSelf() {
+	defer s.wg.Done()
+	select {
+	case <-s.readyc:
+	case <-s.stopc:
+		return
+	}
+	for {
+		want := s.selfRecord()
+		have, ok := s.members.get(want.ID)
+		if !ok || (slices.Equal(have.PeerURLs, want.PeerURLs) && slices.Equal(have.ClientURLs, want.ClientURLs) && have.Name == want.Name) {
+			return // not a member (being removed), or already published
+		}
+		want.Learner = have.Learner
+		body, err := json.Marshal(want)
+		if err == nil {
+			err = s.proposeConfChange(context.Background(), raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeUpdateNode, NodeID: want.ID, Context: body})
+		}
+		if err == nil {
+			s.log.Info("published this member's URLs", "peer_urls", strings.Join(want.PeerURLs, ","), "client_urls", strings.Join(want.ClientURLs, ","))
+			continue
+		}
+		s.log.Warn("publish this member's URLs", "err", err)
+		select {
+		case <-time.After(s.cfg.TickInterval * 10):
+		case <-s.stopc:
+			return
+		}
+	}
 }
 
 // catchUp opens local reads once the member has applied the leader's

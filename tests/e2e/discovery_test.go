@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitHealthy waits until a launched member answers /health with true.
+func (m *member) waitHealthy(within time.Duration) {
+	m.t.Helper()
+	eventually(m.t, within, "health of "+m.url, func() error {
+		select {
+		case <-m.exited:
+			m.t.Fatalf("arbor exited: %v\n%s", m.exitErr, m.logs)
+		default:
+		}
+		code, body, err := m.getText("/health")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK || !strings.Contains(body, `"true"`) {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+}
+
+// A 3-member cluster forms from a discovery token that another arbor hands
+// out (GET /new?size=3) and serves; a fourth member with the used token is
+// refused with a clear message.
+func TestClusterFormedByDiscovery(t *testing.T) {
+	disco := newMember(t, "-name", "disco")
+	disco.start()
+	resp, err := http.Get(disco.url + "/new?size=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenBytes, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token := string(tokenBytes)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(token, disco.url+"/v2/keys/_etcd/registry/") {
+		t.Fatalf("/new: %d %q", resp.StatusCode, token)
+	}
+
+	var ms []*member
+	for _, name := range []string{"m1", "m2", "m3"} {
+		m := newMember(t, "-name", name, "-discovery", token)
+		if err := m.launch(); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	for _, m := range ms {
+		m.waitHealthy(30 * time.Second)
+	}
+	for _, m := range ms {
+		eventually(t, 10*time.Second, "members on "+m.url, func() error {
+			if got := m.memberNames(t); strings.Join(got, ",") != "m1,m2,m3" {
+				return fmt.Errorf("members %v", got)
+			}
+			return nil
+		})
+	}
+	// Every member published its client URL (founders start without).
+	eventually(t, 10*time.Second, "/v2/machines", func() error {
+		_, body, err := ms[0].getText("/v2/machines")
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if !strings.Contains(body, m.url) {
+				return fmt.Errorf("%q lacks %s", body, m.url)
+			}
+		}
+		return nil
+	})
+	r := ms[1].mustDo(http.MethodPut, "/formed", url.Values{"value": {"yes"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", r.Status, r.Raw)
+	}
+	for _, m := range ms {
+		if r, err := quorumGet(m, "/formed"); err != nil || nodeOf(r)["value"] != "yes" {
+			t.Fatalf("quorum GET on %s: %v %+v", m.url, err, r)
+		}
+	}
+
+	late := newMember(t, "-name", "m4", "-discovery", token)
+	err, out := late.runToExit(30 * time.Second)
+	if err == nil || !strings.Contains(out, "token") {
+		t.Fatalf("a fourth member with the used token: exit %v\n%s", err, out)
+	}
+	t.Logf("refused: %s", lastLine(out))
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
