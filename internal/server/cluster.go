@@ -88,6 +88,7 @@ func (s *Server) PeerHandler() http.Handler {
 		mux.Handle(transport.PathPrefix, tr.Handler())
 	}
 	mux.HandleFunc("POST "+joinPath, s.serveJoin)
+	mux.HandleFunc("GET "+clusterPath, s.serveClusterID)
 	return mux
 }
 

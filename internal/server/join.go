@@ -19,6 +19,48 @@ import (
 // had /join on the peer port too).
 const joinPath = "/join"
 
+// clusterPath answers the member's cluster ID, so that a restarting member
+// can tell whether the peers it was given are its cluster.
+const clusterPath = "/cluster"
+
+func (s *Server) serveClusterID(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{
+		"clusterID": strconv.FormatUint(s.id.ClusterID, 16),
+		"memberID":  strconv.FormatUint(s.id.MemberID, 16),
+	})
+}
+
+// checkSameCluster refuses to start a member whose data dir belongs to
+// another cluster than the peers it was told to join: it would never be
+// let in (the transport refuses other clusters), and silently running
+// alone would split the data. Peers that do not answer prove nothing.
+func (s *Server) checkSameCluster() error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: s.cfg.PeerTLS, DialContext: s.cfg.PeerDial}}
+	defer client.CloseIdleConnections()
+	for _, u := range s.cfg.Join {
+		resp, err := client.Get(strings.TrimRight(u, "/") + clusterPath)
+		if err != nil {
+			continue
+		}
+		var got struct {
+			ClusterID string `json:"clusterID"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&got)
+		resp.Body.Close()
+		cid, perr := strconv.ParseUint(got.ClusterID, 16, 64)
+		if err != nil || perr != nil || resp.StatusCode != http.StatusOK {
+			continue
+		}
+		if cid != s.id.ClusterID {
+			return fmt.Errorf("data dir %s belongs to cluster %x, but the member at %s belongs to cluster %x: "+
+				"start with the right -peers, or with an empty data dir to join that cluster", s.cfg.DataDir, s.id.ClusterID, u, cid)
+		}
+		return nil
+	}
+	return nil
+}
+
 // joinRequest is a new member's description of itself.
 type joinRequest struct {
 	Name       string   `json:"name"`

@@ -193,6 +193,13 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.node, s.id = node, node.Identity
+	if node.Restarted && len(cfg.Join) > 0 {
+		if err := s.checkSameCluster(); err != nil {
+			node.Stop()
+			lock.Close()
+			return nil, err
+		}
+	}
 	if node.Identity.Name != cfg.Name {
 		s.log.Warn("data dir belongs to another member name; keeping the stored one",
 			"stored", node.Identity.Name, "given", cfg.Name)

@@ -213,3 +213,18 @@ func TestClusterFormedWithPeers(t *testing.T) {
 		return nil
 	})
 }
+
+// A member whose data dir belongs to another cluster refuses to start when
+// pointed at a cluster it is not part of, saying which clusters differ.
+func TestDataDirOfAnotherClusterRefused(t *testing.T) {
+	a := newMember(t, "-name", "a")
+	a.start()
+	other := newMember(t, "-name", "other")
+	other.start()
+	other.stop()
+	other.args = append(other.args, "-peers", a.peerAddr())
+	err, out := other.runToExit(20 * time.Second)
+	if err == nil || !strings.Contains(out, "belongs to cluster") {
+		t.Fatalf("restart into another cluster: exit %v\n%s", err, out)
+	}
+}
