@@ -434,19 +434,22 @@ func (n *Node) handleReady(rd raft.Ready) error {
 			applied = a.done
 		}
 	}
+	// A leader sends its appends while it writes the same entries to its
+	// own WAL (Raft thesis §10.2.1): the followers' fsyncs overlap with its
+	// own. Its term and vote cannot be changing while it leads, and a
+	// follower's answers must wait for its own WAL, so only a leader does.
+	early := n.isLeader.Load() && (rd.SoftState == nil || rd.SoftState.RaftState == raft.StateLeader)
+	if early {
+		n.send(rd.Messages)
+	}
 	if err := n.wal.Save(rd.HardState, rd.Entries); err != nil {
 		return err
 	}
 	if err := n.storage.Append(rd.Entries); err != nil {
 		return err
 	}
-	if n.cfg.Transport != nil && len(rd.Messages) > 0 {
-		for _, m := range rd.Messages {
-			if m.Type == raftpb.MsgApp {
-				n.sendApp.Add(1)
-			}
-		}
-		n.cfg.Transport.Send(rd.Messages)
+	if !early {
+		n.send(rd.Messages)
 	}
 	for _, rs := range rd.ReadStates {
 		n.reads.answer(rs)
@@ -462,6 +465,18 @@ func (n *Node) handleReady(rd raft.Ready) error {
 	}
 	n.raft.Advance()
 	return nil
+}
+
+func (n *Node) send(msgs []raftpb.Message) {
+	if n.cfg.Transport == nil || len(msgs) == 0 {
+		return
+	}
+	for _, m := range msgs {
+		if m.Type == raftpb.MsgApp {
+			n.sendApp.Add(1)
+		}
+	}
+	n.cfg.Transport.Send(msgs)
 }
 
 func (n *Node) noteSoftState(ss *raft.SoftState) {
