@@ -47,9 +47,12 @@
 # alone (as with ONLY=etcd). It starts every server itself, on fresh temp
 # data dirs, and on exit stops only the processes it started (by PID).
 # Client and server share the machine: compare figures from the same run.
+# Helpers shared with scripts/perf-cluster.sh live in scripts/perf-lib.sh.
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/perf-lib.sh
+source scripts/perf-lib.sh
 
 DURATION=${DURATION:-10s}
 ONLY=${ONLY:-both}
@@ -61,15 +64,8 @@ WATCHERS=${WATCHERS:-1000}
 WATCH_RATE=${WATCH_RATE:-200}
 SNAPSHOT_COUNT=${SNAPSHOT_COUNT:-}
 KEEP=${KEEP:-0}
-if [[ -z ${ETCD_BIN:-} ]]; then
-	if [[ -x /usr/bin/etcd ]]; then ETCD_BIN=/usr/bin/etcd; else ETCD_BIN=$(command -v etcd || true); fi
-fi
-
-case $ONLY in arbor | etcd | both) ;; *)
-	echo "perf.sh: ONLY must be arbor, etcd or both, not '$ONLY'" >&2
-	exit 2
-	;;
-esac
+ETCD_BIN=${ETCD_BIN:-$(default_etcd_bin)}
+check_only
 
 OUT_DIR=perf-results
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -84,130 +80,17 @@ SERVER_PID=""  # the one running now
 CLIENT_PORT="" # its client port
 PEER_PORT=""   # and peer port
 SERVER_LOG=""
+ENDPOINTS=""   # its client URL
 
-log() { echo "perf.sh: $*" >&2; }
-
-# stop_pid sends SIGTERM to a process we started, waits up to 30 s for it to
-# exit, then SIGKILLs it.
-stop_pid() {
-	local pid=$1 i
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 300; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "pid $pid ignored SIGTERM for 30 s; sending SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || true
-	local keep=() p
-	for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	if [[ $KEEP == 1 ]]; then
-		log "kept data dirs and logs in $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# port_free succeeds when no socket on this machine uses port $1 locally.
-# Listeners are not enough to look at: the port range given to this script
-# lies inside the kernel's ephemeral range, so an outgoing connection (ours
-# or anyone's) may hold the port too. start_server still retries on
-# "address already in use", since a port can be taken between the check and
-# the server's bind.
-port_free() {
-	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -Htan "sport = :$1" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-
-PORT_CURSOR=$BASE_PORT
-FREE_PORT=""
-# next_free_port sets FREE_PORT to the next free port at or above the cursor.
-next_free_port() {
-	while ! port_free "$PORT_CURSOR"; do
-		PORT_CURSOR=$((PORT_CURSOR + 1))
-		if ((PORT_CURSOR >= BASE_PORT + 1000)); then
-			log "no free port in $BASE_PORT..$((BASE_PORT + 999))"
-			exit 1
-		fi
-	done
-	FREE_PORT=$PORT_CURSOR
-	PORT_CURSOR=$((PORT_CURSOR + 1))
-}
-
 # Builds.
-mkdir -p bin "$OUT_DIR"
-log "building $BENCH"
-go build -o "$BENCH" ./cmd/arbor-bench
-RUN_ARBOR=0
-RUN_ETCD=0
-[[ $ONLY == etcd ]] || RUN_ARBOR=1
-[[ $ONLY == arbor ]] || RUN_ETCD=1
-if ((RUN_ARBOR)); then
-	log "building $ARBOR"
-	if ! go build -o "$ARBOR" ./cmd/arbor 2>"$WORK/build.log"; then
-		cat "$WORK/build.log" >&2
-		if [[ $ONLY == arbor ]]; then
-			log "./cmd/arbor does not build; nothing to run"
-			exit 1
-		fi
-		log "./cmd/arbor does not build yet; running the etcd half only (as ONLY=etcd)"
-		RUN_ARBOR=0
-	fi
-fi
-if ((RUN_ETCD)) && [[ -z $ETCD_BIN || ! -x $ETCD_BIN ]]; then
-	log "no etcd binary (set ETCD_BIN, or install etcd-server); skipping the etcd half"
-	RUN_ETCD=0
-fi
-if ((!RUN_ARBOR && !RUN_ETCD)); then
-	log "nothing to run"
-	exit 1
-fi
+mkdir -p "$OUT_DIR"
+build_binaries
 
 # Many watchers mean many sockets on both sides.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-# now prints the time in seconds with microseconds.
-now() { echo "${EPOCHREALTIME:-$(date +%s.%N)}"; }
-
-# wait_get polls URL until it answers 200 or the server dies; prints the
-# seconds it took. Gives up after $2 seconds.
-wait_get() {
-	local url=$1 limit=$2 t0 t
-	t0=$(now)
-	while true; do
-		if curl -fs --noproxy '*' --max-time 2 -o /dev/null "$url"; then
-			t=$(now)
-			awk -v a="$t0" -v b="$t" 'BEGIN { printf "%.3f\n", b - a }'
-			return 0
-		fi
-		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			log "server exited while waiting for $url; last lines of $SERVER_LOG:"
-			tail -n 20 "$SERVER_LOG" | cut -c1-300 >&2
-			return 1
-		fi
-		if awk -v a="$t0" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
-			log "$url did not answer within $limit s; last lines of $SERVER_LOG:"
-			tail -n 20 "$SERVER_LOG" | cut -c1-300 >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
 
 # start_server LABEL DATADIR CPORT PPORT starts arbor or etcd in the
 # background and sets SERVER_PID, CLIENT_PORT and SERVER_LOG.
@@ -235,6 +118,7 @@ start_server() {
 	PIDS+=("$SERVER_PID")
 	CLIENT_PORT=$cport
 	PEER_PORT=$pport
+	ENDPOINTS=http://127.0.0.1:$cport
 }
 
 LAUNCH_TOOK=""
@@ -266,25 +150,6 @@ launch() {
 		sleep 1
 	done
 	return 1
-}
-
-# run_case LABEL ARGS... runs one arbor-bench case against the running
-# server and appends its JSON line to the results.
-run_case() {
-	local label=$1
-	shift
-	local out=$WORK/case.out
-	echo
-	log "[$label] arbor-bench $*"
-	if "$BENCH" -endpoints "http://127.0.0.1:$CLIENT_PORT" -label "$label" "$@" | tee "$out"; then
-		local line
-		line=$(tail -n 1 "$out")
-		if [[ $line == "{"* ]]; then
-			echo "$line" >>"$RESULTS"
-			return 0
-		fi
-	fi
-	log "[$label] case failed: arbor-bench $*"
 }
 
 # rss_kb prints VmRSS of a pid in KiB (0 when unknown).
