@@ -52,7 +52,15 @@ type readIndexer struct {
 	seq      uint64
 	inflight []chan readResult
 	sentAt   time.Time
+	tries    int       // rounds sent for inflight
+	firstSeq uint64    // the first round of inflight
+	rn       raft.Node // set by send
 }
+
+// readTries is how many rounds a batch of reads gets before it fails: a
+// round's request or answer can be lost (a peer stream reconnecting, a
+// leader change), and a fresh round usually succeeds.
+const readTries = 5
 
 func (r *readIndexer) init() { r.pending = make(chan struct{}, 1) }
 
@@ -68,32 +76,51 @@ func (r *readIndexer) send(rn raft.Node) {
 	if len(batch) == 0 {
 		return
 	}
+	r.inflight, r.tries, r.rn, r.firstSeq = batch, 0, rn, r.seq+1
+	r.sendRound()
+}
+
+// sendRound asks Raft for a read index for the batch in flight, under a
+// new sequence number (a late answer to an older round is ignored).
+func (r *readIndexer) sendRound() {
 	r.seq++
-	r.inflight, r.sentAt = batch, time.Now()
+	r.tries++
+	r.sentAt = time.Now()
 	var rctx [8]byte
 	binary.BigEndian.PutUint64(rctx[:], r.seq)
 	// ReadIndex only queues a message for the raft goroutine, which serves
 	// it in the same select that offers Ready (so this cannot deadlock) and
 	// returns ErrStopped once the node stops.
-	if err := rn.ReadIndex(context.Background(), rctx[:]); err != nil {
+	if err := r.rn.ReadIndex(context.Background(), rctx[:]); err != nil {
 		r.finish(readResult{err: err})
 	}
 }
 
 // answer delivers a ReadState to the round it belongs to.
 func (r *readIndexer) answer(rs raft.ReadState) {
-	if r.inflight == nil || len(rs.RequestCtx) != 8 || binary.BigEndian.Uint64(rs.RequestCtx) != r.seq {
-		return // a late answer to a round that already timed out
+	if r.inflight == nil || len(rs.RequestCtx) != 8 {
+		return
+	}
+	// Any round of this batch will do, even one that was retried: each was
+	// sent after every read of the batch had arrived.
+	if seq := binary.BigEndian.Uint64(rs.RequestCtx); seq < r.firstSeq || seq > r.seq {
+		return // a late answer to an earlier batch
 	}
 	r.finish(readResult{index: rs.Index})
 }
 
-// expire fails a round that got no answer within timeout (e.g. the leader
-// lost its quorum), so callers do not hang.
+// expire retries a round that got no answer within timeout, and fails
+// the batch after readTries rounds (e.g. the leader lost its quorum), so
+// callers do not hang.
 func (r *readIndexer) expire(now time.Time, timeout time.Duration) {
-	if r.inflight != nil && now.Sub(r.sentAt) > timeout {
-		r.finish(readResult{err: ErrReadTimeout})
+	if r.inflight == nil || now.Sub(r.sentAt) <= timeout {
+		return
 	}
+	if r.tries < readTries {
+		r.sendRound()
+		return
+	}
+	r.finish(readResult{err: ErrReadTimeout})
 }
 
 func (r *readIndexer) finish(res readResult) {
