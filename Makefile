@@ -53,6 +53,9 @@ fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime 20s ./internal/store
 	$(GO) test -run '^$$' -fuzz '^FuzzPeekEntryIndex$$' -fuzztime 20s ./internal/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 20s ./internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime 20s ./internal/snap
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 20s ./internal/transport
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistration$$' -fuzztime 20s ./internal/discovery
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/store ./internal/wal
