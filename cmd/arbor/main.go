@@ -128,6 +128,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Founders:      membership.founders,
 		MemberID:      membership.memberID,
 		PeerTLS:       peerClientTLS(cfg),
+		Cluster:       server.ClusterConfig{ActiveSize: cfg.ClusterActiveSize, RemoveDelay: cfg.ClusterRemoveDelay, SyncInterval: cfg.ClusterSyncInterval},
 		Logger:        log,
 	})
 	if err != nil {

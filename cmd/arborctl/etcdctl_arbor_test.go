@@ -21,8 +21,9 @@ const seedMachine = "2ddbdb7c872b4bc59dd1969ac166501e"
 // store's index before the first command, unordered listings sorted).
 //
 // One deliberate difference: arbor keeps its members under
-// /_etcd/machines as etcd 0.4 did and the seeds show, where etcd 3.4 has
-// no such keys; those steps must print the seeds' member view instead.
+// /_etcd/machines and the cluster configuration at /_etcd/config as etcd
+// 0.4 did and the seeds show, where etcd 3.4 has no such keys; those steps
+// must print the seeds' view instead.
 func TestEtcdctlAgainstArbor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts etcd and arbor")
@@ -44,7 +45,7 @@ func TestEtcdctlAgainstArbor(t *testing.T) {
 		case "get /_etcd/machines/" + seedMachine:
 			want[i] = seedResult{stdout: machine}
 		case "ls --recursive /_etcd", "ls /_etcd --recursive":
-			want[i] = seedResult{stdout: "/_etcd/machines\n/_etcd/machines/" + seedMachine + "\n"}
+			want[i] = seedResult{stdout: "/_etcd/config\n/_etcd/machines\n/_etcd/machines/" + seedMachine + "\n"}
 		}
 	}
 	compareSeedRuns(t, [2]string{"expected", "on arbor"}, want, got)

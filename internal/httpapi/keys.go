@@ -3,11 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/arbor-kv/arbor/internal/apierr"
 	"github.com/arbor-kv/arbor/internal/store"
@@ -138,50 +136,4 @@ func actionOnly(action string) []byte {
 		Action string `json:"action"`
 	}{action})
 	return append(b, '\n')
-}
-
-// serveWatch answers wait=true. Errors before the watch starts are ordinary
-// JSON errors; after that the status line and headers are out (flushed at
-// once, so a long-polling client knows it is registered), and the body is
-// one event for a long poll, or one event per line for a stream until the
-// client leaves, the server shuts down (r.Context() ends) or the watcher
-// fails, which simply ends the body as in etcd.
-func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequest, st Status) {
-	wa, err := h.b.Watch(kr.key, kr.recursive, kr.stream, kr.waitIndex)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	defer wa.Close()
-	watchesActive.Inc()
-	defer watchesActive.Dec()
-
-	setRaftHeaders(w.Header(), wa.StartIndex(), st)
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	// A watch may rightly stay open for hours: the server's write timeout
-	// (-http-write-timeout) is for ordinary requests, so lift it here.
-	_ = rc.SetWriteDeadline(time.Time{})
-	// A failed flush means the client is gone; Next sees the same through
-	// the context.
-	_ = rc.Flush()
-	ctx := r.Context()
-	for {
-		ev, err := wa.Next(ctx)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				h.log.Debug("httpapi: watch ended", "key", kr.key, "err", err)
-			}
-			return
-		}
-		if _, err := w.Write(ev.Encode()); err != nil {
-			return
-		}
-		if !kr.stream {
-			return
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
-	}
 }

@@ -103,6 +103,12 @@ type Node struct {
 	recvApp    atomic.Uint64
 	sendApp    atomic.Uint64
 	leaderSet  atomic.Int64 // unix nanos when the current leader was first seen
+	// leaderHeard is when a message only a leader sends last arrived (unix
+	// nanos): how a member that is not leading knows it is in touch.
+	leaderHeard atomic.Int64
+	state       atomic.Uint64 // raft.StateType as of the last Ready
+	recvRate    rateWindow
+	sendRate    rateWindow
 
 	confState atomic.Pointer[raftpb.ConfState]
 
@@ -263,8 +269,17 @@ func (n *Node) ApplyConfChange(cc raftpb.ConfChange) {
 
 // Step hands a message from a peer to the Raft state machine.
 func (n *Node) Step(ctx context.Context, m raftpb.Message) error {
-	if m.Type == raftpb.MsgApp {
-		n.recvApp.Add(1)
+	switch m.Type {
+	case raftpb.MsgApp, raftpb.MsgHeartbeat, raftpb.MsgSnap:
+		now := time.Now()
+		if m.Type == raftpb.MsgApp {
+			n.recvApp.Add(1)
+			n.recvRate.add(now, m.Size())
+		}
+		// A deposed leader's messages (an older term) are no contact.
+		if m.Term >= n.term.Load() {
+			n.leaderHeard.Store(now.UnixNano())
+		}
 	}
 	return n.raft.Step(ctx, m)
 }
@@ -277,8 +292,12 @@ func (n *Node) Campaign(ctx context.Context) error { return n.raft.Campaign(ctx)
 type Status struct {
 	ID, Term, Leader, Commit uint64
 	IsLeader                 bool
+	State                    raft.StateType
 	LeaderSince              time.Time // when the current leader was first seen
-	RecvAppend, SendAppend   uint64
+	// LeaderHeard is when an append, heartbeat or snapshot from a leader
+	// last arrived (zero if none has since start).
+	LeaderHeard            time.Time
+	RecvAppend, SendAppend uint64
 }
 
 // Status returns the node's state as of its last Ready.
@@ -288,7 +307,18 @@ func (n *Node) Status() Status {
 	if ns := n.leaderSet.Load(); ns != 0 {
 		st.LeaderSince = time.Unix(0, ns)
 	}
+	if ns := n.leaderHeard.Load(); ns != 0 {
+		st.LeaderHeard = time.Unix(0, ns)
+	}
+	st.State = raft.StateType(n.state.Load())
 	return st
+}
+
+// AppendRates are the rates of appends received and sent over the latest
+// ones, as /v2/stats/self shows them; zero once a second passed without any.
+func (n *Node) AppendRates() (recv, send Rate) {
+	now := time.Now()
+	return n.recvRate.rate(now), n.sendRate.rate(now)
 }
 
 // SoleVoter reports whether this member is the only voter Raft knows of: it
@@ -471,9 +501,11 @@ func (n *Node) send(msgs []raftpb.Message) {
 	if n.cfg.Transport == nil || len(msgs) == 0 {
 		return
 	}
+	now := time.Now()
 	for _, m := range msgs {
 		if m.Type == raftpb.MsgApp {
 			n.sendApp.Add(1)
+			n.sendRate.add(now, m.Size())
 		}
 	}
 	n.cfg.Transport.Send(msgs)
@@ -489,6 +521,7 @@ func (n *Node) noteSoftState(ss *raft.SoftState) {
 	}
 	n.lead.Store(ss.Lead)
 	n.isLeader.Store(ss.RaftState == raft.StateLeader)
+	n.state.Store(uint64(ss.RaftState))
 	n.log.Info("raft state", "state", ss.RaftState.String(), "leader", fmt.Sprintf("%x", ss.Lead), "term", n.term.Load())
 	select {
 	case n.leaderc <- struct{}{}:

@@ -89,11 +89,13 @@ func (s *Server) PeerHandler() http.Handler {
 	}
 	mux.HandleFunc("POST "+joinPath, s.serveJoin)
 	mux.HandleFunc("GET "+clusterPath, s.serveClusterID)
+	s.adminRoutes(mux)
 	return mux
 }
 
-// AddMember proposes a new voting member and waits until the change is
-// applied. Adding a name that is already a member with the same peer URLs
+// AddMember proposes a new member and waits until the change is applied.
+// The member votes unless the cluster already has its activeSize of
+// voters; then it is a learner (etcd 0.4's standby). Adding a name that is already a member with the same peer URLs
 // returns that member (a joiner retrying after a lost answer); the same
 // name with other URLs, or a peer URL another member has, is refused.
 func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURLs []string) (memberRecord, error) {
@@ -115,7 +117,7 @@ func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURL
 			}
 		}
 	}
-	rec := memberRecord{ID: randomID(), Name: name, PeerURLs: peerURLs, ClientURLs: clientURLs}
+	rec := memberRecord{ID: randomID(), Name: name, PeerURLs: peerURLs, ClientURLs: clientURLs, Learner: s.clusterIsFull()}
 	for _, taken := s.members.get(rec.ID); taken; _, taken = s.members.get(rec.ID) {
 		rec.ID = randomID()
 	}
@@ -124,6 +126,9 @@ func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURL
 		return memberRecord{}, err
 	}
 	cc := raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeAddNode, NodeID: rec.ID, Context: body}
+	if rec.Learner {
+		cc.Type = raftpb.ConfChangeAddLearnerNode
+	}
 	if err := s.proposeConfChange(ctx, cc); err != nil {
 		return memberRecord{}, err
 	}
@@ -134,9 +139,14 @@ func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURL
 }
 
 // RemoveMember proposes removing member id and waits until it is applied.
+// The last voter cannot be removed (Raft would be left without a quorum).
 func (s *Server) RemoveMember(ctx context.Context, id uint64) error {
-	if _, ok := s.members.get(id); !ok {
+	m, ok := s.members.get(id)
+	if !ok {
 		return apierr.Newf(apierr.KeyNotFound, s.store.Index(), "no member %x", id)
+	}
+	if !m.Learner && s.voterCount() == 1 {
+		return apierr.Newf(apierr.InvalidField, s.store.Index(), "member %q is the cluster's only voter", m.Name)
 	}
 	return s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeRemoveNode, NodeID: id})
 }

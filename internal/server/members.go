@@ -165,6 +165,7 @@ func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 			s.deleteMachineKey(old.Name)
 		}
 		s.members.put(m)
+		s.noteRoleChange(old, known, m)
 		s.setMachineKey(m)
 		s.peerAdded(m)
 		s.log.Info("member added", "id", fmt.Sprintf("%x", m.ID), "name", m.Name, "peer_urls", strings.Join(m.PeerURLs, ","), "learner", m.Learner)

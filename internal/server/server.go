@@ -68,6 +68,11 @@ type Config struct {
 	MemberID uint64
 	// JoinTimeout bounds the attempts to join (default one minute).
 	JoinTimeout time.Duration
+	// Cluster is the cluster-wide configuration (etcd 0.4's -cluster-*
+	// flags; zero fields take etcd 0.4's defaults). The first leader of a
+	// new cluster stores it in the log; from then on the stored one rules
+	// and the admin API changes it (see admin.go).
+	Cluster ClusterConfig
 	// PeerTLS is the client TLS configuration for https peer URLs.
 	PeerTLS *tls.Config
 	// PeerDial, if set, opens connections to peers (tests inject faults).
@@ -132,6 +137,9 @@ type Server struct {
 
 	members *membership
 	tr      atomic.Pointer[transport.Transport] // set once at start
+	// cutOff ends watches while the member is cut off from the leader
+	// (leadercontact.go).
+	cutOff cutOff
 
 	snapshotting atomic.Bool
 	lastSnap     uint64 // owned by the apply goroutine
@@ -219,23 +227,28 @@ func Start(cfg Config) (*Server, error) {
 	s.lastSnap = node.SnapshotIndex
 	s.appliedIndex.Store(node.SnapshotIndex)
 	s.applied.advance(node.SnapshotIndex)
+	role, why := s.startRole(node.Restarted)
 	s.log.Info("member starting", "name", s.id.Name, "id", fmt.Sprintf("%x", s.id.MemberID),
-		"cluster", fmt.Sprintf("%x", s.id.ClusterID), "role", "voter", "data_dir", cfg.DataDir,
+		"cluster", fmt.Sprintf("%x", s.id.ClusterID), "role", role, "why", why, "data_dir", cfg.DataDir,
 		"restarted", node.Restarted)
 
-	s.wg.Add(6)
+	s.wg.Add(7)
 	go s.publishSelf()
+	go s.selfHealLoop()
 	go s.applyLoop()
 	go s.proposeLoop()
 	go s.clockLoop()
 	go s.catchUp()
 	go s.expireLoop()
+	s.wg.Add(1)
+	go s.monitorLeaderContact()
 	// A single voter need not wait out an election timeout.
 	if node.SoleVoter() {
 		if err := node.Campaign(context.Background()); err != nil {
 			s.log.Warn("campaign", "err", err)
 		}
 	}
+	s.seedAtBootstrap(node.Restarted)
 	return s, nil
 }
 

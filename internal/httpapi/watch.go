@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/arbor-kv/arbor/internal/apierr"
+)
+
+// WatchGuard is implemented by a Backend whose member can be cut off from
+// the cluster's leader (Backends with no leader to lose, such as tests'
+// fakes, need not). Safe for concurrent use.
+type WatchGuard interface {
+	// WatchContext derives from ctx the context a watch runs in. It ends,
+	// with an *apierr.Error as its cause (context.Cause), when the member
+	// is cut off from the leader and can serve no new event. A member cut
+	// off already returns that error instead. The caller calls cancel when
+	// the watch ends.
+	WatchContext(ctx context.Context) (wctx context.Context, cancel context.CancelFunc, err error)
+}
+
+// serveWatch answers wait=true. Errors before the watch starts are ordinary
+// JSON errors, among them a member cut off from the leader (HTTP 500, on
+// which clients move to another member). After that the status line and
+// headers are out (flushed at once, as etcd does, so a long-polling client
+// knows it is registered), and the body is one event for a long poll, or
+// one event per line for a stream, until the client leaves, the server
+// shuts down (r.Context() ends), the watcher fails, which simply ends the
+// body as in etcd, or the member is cut off from the leader (see
+// endCutOff).
+func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequest, st Status) {
+	ctx := r.Context()
+	if g, ok := h.b.(WatchGuard); ok {
+		wctx, cancel, err := g.WatchContext(ctx)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		defer cancel()
+		ctx = wctx
+	}
+	wa, err := h.b.Watch(kr.key, kr.recursive, kr.stream, kr.waitIndex)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer wa.Close()
+	watchesActive.Inc()
+	defer watchesActive.Dec()
+
+	setRaftHeaders(w.Header(), wa.StartIndex(), st)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	// A watch may rightly stay open for hours: the server's write timeout
+	// (-http-write-timeout) is for ordinary requests, so lift it here.
+	_ = rc.SetWriteDeadline(time.Time{})
+	// A failed flush means the client is gone; Next sees the same through
+	// the context.
+	_ = rc.Flush()
+	for {
+		ev, err := wa.Next(ctx)
+		if err != nil {
+			var cut *apierr.Error
+			if r.Context().Err() == nil && errors.As(context.Cause(ctx), &cut) {
+				h.endCutOff(w, rc, kr, cut)
+				return
+			}
+			if !errors.Is(err, io.EOF) {
+				h.log.Debug("httpapi: watch ended", "key", kr.key, "err", err)
+			}
+			return
+		}
+		if _, err := w.Write(ev.Encode()); err != nil {
+			return
+		}
+		if !kr.stream {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// endCutOff ends a watch whose member was cut off from the leader. A stream
+// gets the error as its last line, in etcd's error form, which stream
+// readers decode like an event. A long poll ends with an empty body: its
+// status (200) is already out, and etcd's own Go client takes any non-empty
+// 200 body for an event (an error object there makes it dereference a nil
+// node and panic), while an empty one makes every v2 client poll again, and
+// that poll gets the same error as a 500, on which clients move to another
+// member.
+func (h *handler) endCutOff(w http.ResponseWriter, rc *http.ResponseController, kr *keyRequest, cut *apierr.Error) {
+	h.log.Debug("httpapi: watch ended: member cut off from the leader", "key", kr.key, "stream", kr.stream)
+	if !kr.stream {
+		return
+	}
+	line, err := json.Marshal(cut)
+	if err != nil {
+		return // four plain fields cannot fail to marshal
+	}
+	if _, err := w.Write(append(line, '\n')); err == nil {
+		_ = rc.Flush()
+	}
+}
