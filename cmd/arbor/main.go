@@ -198,6 +198,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case runErr = <-errc:
+	case <-srv.Done():
+		if srv.Removed() {
+			log.Info("removed from the cluster; exiting")
+		} else {
+			runErr = errors.New("the member stopped (see the log above)")
+		}
 	}
 	cancelBase()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

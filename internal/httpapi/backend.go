@@ -29,6 +29,13 @@ type Backend interface {
 	LeaderStats() (stats any, ok bool)
 	// Members lists the cluster's members, this one included.
 	Members() []Member
+	// MemberAdd adds a voting member known only by its peer URLs (it gets
+	// its name when it starts); MemberRemove and MemberUpdate change one.
+	// They wait until the change is applied and return ErrPeerURLExists or
+	// ErrMemberNotFound (wrapped) for etcd's 409 and 404 answers.
+	MemberAdd(ctx context.Context, peerURLs []string) (Member, error)
+	MemberRemove(ctx context.Context, id uint64) error
+	MemberUpdate(ctx context.Context, id uint64, peerURLs []string) error
 	// Health is nil when the member has a leader and is serving.
 	Health(ctx context.Context) error
 }

@@ -67,8 +67,7 @@ type memberJSON struct {
 	ClientURLs []string `json:"clientURLs"`
 }
 
-// serveMembers answers GET /v2/members. Membership changes (POST, PUT,
-// DELETE in etcd 2+) are not served: the Backend offers none.
+// serveMembers answers GET /v2/members (changes: members.go).
 func (h *handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 	ms := h.b.Members()
 	out := struct {

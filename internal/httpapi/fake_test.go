@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +87,37 @@ func (f *fakeBackend) LeaderStats() (any, bool) {
 	return f.leaderStats, f.leaderStats != nil
 }
 func (f *fakeBackend) Members() []Member { return f.members }
+
+func (f *fakeBackend) MemberAdd(_ context.Context, peerURLs []string) (Member, error) {
+	for _, m := range f.members {
+		for _, u := range peerURLs {
+			if slices.Contains(m.PeerURLs, u) {
+				return Member{}, fmt.Errorf("adding: %w", ErrPeerURLExists)
+			}
+		}
+	}
+	m := Member{ID: uint64(0x100 + len(f.members)), PeerURLs: peerURLs}
+	f.members = append(f.members, m)
+	return m, nil
+}
+
+func (f *fakeBackend) MemberRemove(_ context.Context, id uint64) error {
+	i := slices.IndexFunc(f.members, func(m Member) bool { return m.ID == id })
+	if i < 0 {
+		return fmt.Errorf("removing: %w", ErrMemberNotFound)
+	}
+	f.members = slices.Delete(f.members, i, i+1)
+	return nil
+}
+
+func (f *fakeBackend) MemberUpdate(_ context.Context, id uint64, peerURLs []string) error {
+	i := slices.IndexFunc(f.members, func(m Member) bool { return m.ID == id })
+	if i < 0 {
+		return fmt.Errorf("updating: %w", ErrMemberNotFound)
+	}
+	f.members[i].PeerURLs = peerURLs
+	return nil
+}
 func (f *fakeBackend) Health(ctx context.Context) error {
 	if f.healthFn == nil {
 		return nil

@@ -180,8 +180,13 @@ func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
 	}
 	if id, ok := strings.CutPrefix(r.URL.Path, "/v2/members/"); ok && id != "" {
 		clusterID()
-		if allowMethod(w, r, http.MethodGet) {
+		if !allowMethod(w, r, http.MethodGet, http.MethodDelete, http.MethodPut) {
+			return
+		}
+		if r.Method == http.MethodGet {
 			h.serveMember(w, r, id, st)
+		} else {
+			h.serveMemberChange(w, r, id)
 		}
 		return
 	}
@@ -216,7 +221,12 @@ func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
 		}
 	case "/v2/members", "/v2/members/":
 		clusterID()
-		if allowMethod(w, r, http.MethodGet) {
+		if !allowMethod(w, r, http.MethodGet, http.MethodPost) {
+			return
+		}
+		if r.Method == http.MethodPost {
+			h.serveMemberAdd(w, r)
+		} else {
 			h.serveMembers(w, r)
 		}
 	case "/metrics":

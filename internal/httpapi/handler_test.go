@@ -116,9 +116,9 @@ func TestMethodNotAllowed(t *testing.T) {
 		{"POST", "/v2/stats/leader", "GET"},
 		{"POST", "/v2/machines", "GET,HEAD"},
 		{"PUT", "/v2/leader", "GET,HEAD"},
-		{"POST", "/v2/members", "GET"},
-		{"DELETE", "/v2/members/1", "GET"},
-		{"HEAD", "/v2/members/leader", "GET"},
+		{"PUT", "/v2/members", "GET,POST"},
+		{"POST", "/v2/members/1", "GET,DELETE,PUT"},
+		{"HEAD", "/v2/members/leader", "GET,DELETE,PUT"},
 	} {
 		rec := do(t, h, c.method, c.target, "")
 		wantResponse(t, rec, 405, map[string]string{
@@ -403,5 +403,34 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// The members API's changes, with etcd's answers: 201 and the member on an
+// add, 204 on a remove or update, 409/404/415/400 with {"message"}.
+func TestMembersChanges(t *testing.T) {
+	fb := &fakeBackend{members: threeMembers()}
+	h := New(fb, testOptions())
+	js := "Content-Type: application/json"
+	wantResponse(t, do(t, h, "POST", "/v2/members", `{"peerURLs":["http://127.0.0.1:42090"]}`, js), 201,
+		map[string]string{"Content-Type": "application/json"},
+		`{"id":"103","name":"","peerURLs":["http://127.0.0.1:42090"],"clientURLs":[]}`+"\n")
+	wantResponse(t, do(t, h, "POST", "/v2/members", `{"peerURLs":["http://127.0.0.1:42090"]}`, js), 409, nil,
+		`{"message":"etcdserver: peerURL exists"}`+"\n")
+	wantResponse(t, do(t, h, "POST", "/v2/members", `{"peerURLs":["http://127.0.0.1:42091"]}`), 415, nil,
+		`{"message":"Bad Content-Type application/x-www-form-urlencoded, accept application/json"}`+"\n")
+	wantResponse(t, do(t, h, "POST", "/v2/members", `xx`, js), 400, nil,
+		`{"message":"invalid character 'x' looking for beginning of value"}`+"\n")
+	wantResponse(t, do(t, h, "POST", "/v2/members", `{"peerURLs":["bad"]}`, js), 400, nil,
+		`{"message":"URL scheme must be http or https, with a host: bad"}`+"\n")
+	wantResponse(t, do(t, h, "PUT", "/v2/members/103", `{"peerURLs":["http://127.0.0.1:42095"]}`, js), 204, nil, "")
+	if got := fb.members[len(fb.members)-1].PeerURLs[0]; got != "http://127.0.0.1:42095" {
+		t.Fatalf("update did not reach the backend: %s", got)
+	}
+	wantResponse(t, do(t, h, "DELETE", "/v2/members/103", ""), 204, nil, "")
+	wantResponse(t, do(t, h, "DELETE", "/v2/members/103", ""), 404, nil, `{"message":"No such member: 103"}`+"\n")
+	wantResponse(t, do(t, h, "DELETE", "/v2/members/zz", ""), 404, nil, `{"message":"No such member: zz"}`+"\n")
+	if len(fb.members) != 3 {
+		t.Fatalf("members after add and remove: %+v", fb.members)
 	}
 }

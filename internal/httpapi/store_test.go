@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -43,10 +44,18 @@ func (b *storeBackend) Status() Status {
 	return Status{StoreIndex: b.st.Index(), RaftIndex: b.raftIndex, RaftTerm: 2, ClusterID: 0x89398061cc3f6cb, LeaderID: 1}
 }
 
-func (b *storeBackend) StoreStats() store.Stats      { return b.st.Stats() }
-func (b *storeBackend) SelfStats() any               { return map[string]string{"name": "test"} }
-func (b *storeBackend) LeaderStats() (any, bool)     { return nil, false }
-func (b *storeBackend) Members() []Member            { return nil }
-func (b *storeBackend) Health(context.Context) error { return nil }
+func (b *storeBackend) StoreStats() store.Stats  { return b.st.Stats() }
+func (b *storeBackend) SelfStats() any           { return map[string]string{"name": "test"} }
+func (b *storeBackend) LeaderStats() (any, bool) { return nil, false }
+func (b *storeBackend) Members() []Member        { return nil }
+
+var errNoMembership = errors.New("the store backend has no membership")
+
+func (b *storeBackend) MemberAdd(context.Context, []string) (Member, error) {
+	return Member{}, errNoMembership
+}
+func (b *storeBackend) MemberRemove(context.Context, uint64) error           { return errNoMembership }
+func (b *storeBackend) MemberUpdate(context.Context, uint64, []string) error { return errNoMembership }
+func (b *storeBackend) Health(context.Context) error                         { return nil }
 
 func (b *storeBackend) watchers() uint64 { return b.st.Stats().Watchers }

@@ -103,6 +103,9 @@ func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURL
 		return memberRecord{}, apierr.New(apierr.NameRequired, "a member needs a name and a peer URL", s.store.Index())
 	}
 	for _, m := range s.members.list() {
+		if m.Name == "" && slices.Equal(m.PeerURLs, peerURLs) {
+			return s.adoptMember(m), nil // added by peer URL, now starting
+		}
 		if m.Name == name {
 			if slices.Equal(m.PeerURLs, peerURLs) {
 				return m, nil

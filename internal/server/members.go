@@ -35,6 +35,15 @@ func (m memberRecord) machineValue() string {
 	return "raft=" + first(m.PeerURLs) + "&etcd=" + first(m.ClientURLs)
 }
 
+// machineName names the member's /_etcd/machines key: its name, or its ID
+// in hex while it has none (added by peer URL, not started yet).
+func (m memberRecord) machineName() string {
+	if m.Name == "" {
+		return fmt.Sprintf("%x", m.ID)
+	}
+	return m.Name
+}
+
 func first(s []string) string {
 	if len(s) == 0 {
 		return ""
@@ -151,9 +160,6 @@ func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 		} else if cc.NodeID == s.id.MemberID {
 			m = s.selfRecord()
 		}
-		if m.Name == "" {
-			m.Name = fmt.Sprintf("%x", m.ID)
-		}
 		old, known := s.members.get(m.ID)
 		switch cc.Type {
 		case raftpb.ConfChangeUpdateNode:
@@ -161,8 +167,8 @@ func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 		default:
 			m.Learner = cc.Type == raftpb.ConfChangeAddLearnerNode
 		}
-		if known && old.Name != m.Name {
-			s.deleteMachineKey(old.Name)
+		if known && old.machineName() != m.machineName() {
+			s.deleteMachineKey(old.machineName())
 		}
 		s.members.put(m)
 		s.noteRoleChange(old, known, m)
@@ -173,12 +179,13 @@ func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 		old, ok := s.members.get(cc.NodeID)
 		s.members.remove(cc.NodeID)
 		if ok {
-			s.deleteMachineKey(old.Name)
+			s.deleteMachineKey(old.machineName())
 		}
 		s.peerRemoved(cc.NodeID)
 		s.log.Info("member removed", "id", fmt.Sprintf("%x", cc.NodeID), "name", old.Name)
 		if cc.NodeID == s.id.MemberID {
-			s.log.Error("this member was removed from the cluster; stopping")
+			s.log.Warn("this member was removed from the cluster; stopping")
+			s.removed.Store(true)
 			go s.Stop()
 		}
 	}
@@ -189,8 +196,8 @@ func (s *Server) selfRecord() memberRecord {
 }
 
 func (s *Server) setMachineKey(m memberRecord) {
-	if _, err := s.store.Apply(&store.Request{Method: store.MethodPut, Path: machinesDir + "/" + m.Name, Val: m.machineValue()}); err != nil {
-		s.log.Error("write member key", "name", m.Name, "err", err)
+	if _, err := s.store.Apply(&store.Request{Method: store.MethodPut, Path: machinesDir + "/" + m.machineName(), Val: m.machineValue()}); err != nil {
+		s.log.Error("write member key", "name", m.machineName(), "err", err)
 	}
 }
 
@@ -204,11 +211,10 @@ func (s *Server) Members() []httpapi.Member {
 	list := s.members.list()
 	out := make([]httpapi.Member, 0, len(list))
 	for _, m := range list {
-		out = append(out, httpapi.Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
+		out = append(out, toHTTPMember(m))
 	}
 	if len(out) == 0 { // before the first conf change applies
-		self := s.selfRecord()
-		out = append(out, httpapi.Member{ID: self.ID, Name: self.Name, PeerURLs: self.PeerURLs, ClientURLs: self.ClientURLs})
+		out = append(out, toHTTPMember(s.selfRecord()))
 	}
 	return out
 }

@@ -137,6 +137,7 @@ type Server struct {
 
 	members *membership
 	tr      atomic.Pointer[transport.Transport] // set once at start
+	removed atomic.Bool                         // this member was removed from the cluster
 	// cutOff ends watches while the member is cut off from the leader
 	// (leadercontact.go).
 	cutOff cutOff
@@ -422,6 +423,14 @@ func (s *Server) Stop() {
 	})
 }
 
+// Done is closed once the member stops, whether asked to (Stop) or by
+// itself (removed from the cluster, or its log failed).
+func (s *Server) Done() <-chan struct{} { return s.stopc }
+
+// Removed reports whether the member stopped because it was removed from
+// the cluster.
+func (s *Server) Removed() bool { return s.removed.Load() }
+
 // ID is this member's ID.
 func (s *Server) ID() uint64 { return s.id.MemberID }
 
@@ -581,6 +590,14 @@ func (s *Server) applyLoop() {
 		select {
 		case a, ok := <-s.node.Apply():
 			if !ok {
+				// The Ready loop ended: asked to (Stop), or because the WAL
+				// failed; the member cannot go on either way.
+				select {
+				case <-s.stopc:
+				default:
+					s.log.Error("the raft node stopped; stopping the member")
+					go s.Stop()
+				}
 				return
 			}
 			if a.Snapshot != nil {

@@ -228,3 +228,123 @@ func TestDataDirOfAnotherClusterRefused(t *testing.T) {
 		t.Fatalf("restart into another cluster: exit %v\n%s", err, out)
 	}
 }
+
+// etcd 2's members API: a member added by peer URL (POST /v2/members)
+// starts with -peers and joins as that member, taking its name; PUT
+// changes nothing it should not; DELETE removes it from every member.
+func TestMembersAPIAddStartRemove(t *testing.T) {
+	a := newMember(t, "-name", "a")
+	a.start()
+	b := newMember(t, "-name", "b")
+	peerURL := "http://" + b.peerAddr()
+	req, _ := http.NewRequest(http.MethodPost, a.url+"/v2/members", strings.NewReader(`{"peerURLs":["`+peerURL+`"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&added)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated || added.ID == "" || added.Name != "" {
+		t.Fatalf("POST /v2/members: %d %+v %v", resp.StatusCode, added, err)
+	}
+	// Two voters now, one of them not started: b must start for writes.
+	b.args = append(b.args, "-peers", a.peerAddr())
+	b.start()
+	if id := selfID(t, b); id != added.ID {
+		t.Fatalf("b runs as %s, was added as %s", id, added.ID)
+	}
+	for _, m := range []*member{a, b} {
+		eventually(t, 10*time.Second, "members on "+m.url, func() error {
+			if got := m.memberNames(t); !slices.Equal(got, []string{"a", "b"}) {
+				return fmt.Errorf("members %v", got)
+			}
+			return nil
+		})
+	}
+	r := b.mustDo(http.MethodPut, "/via-b", url.Values{"value": {"1"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("PUT on b: %d %s", r.Status, r.Raw)
+	}
+	// The machines key was renamed from the ID to the name.
+	if r := a.mustDo(http.MethodGet, "/_etcd/machines/b", nil); r.Status != http.StatusOK {
+		t.Fatalf("/_etcd/machines/b: %d %s", r.Status, r.Raw)
+	}
+	if r := a.mustDo(http.MethodGet, "/_etcd/machines/"+added.ID, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("/_etcd/machines/<id> still there: %d %s", r.Status, r.Raw)
+	}
+
+	del, _ := http.NewRequest(http.MethodDelete, a.url+"/v2/members/"+added.ID, nil)
+	resp, err = client.Do(del)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE /v2/members/%s: %v %v", added.ID, resp, err)
+	}
+	resp.Body.Close()
+	if got := a.memberNames(t); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("members after removal: %v", got)
+	}
+	// The removed member stops by itself; a alone serves writes again.
+	select {
+	case <-b.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("removed member still running\n%s", b.logs)
+	}
+	if r := a.mustDo(http.MethodPut, "/after-removal", url.Values{"value": {"1"}}); r.Status != http.StatusCreated {
+		t.Fatalf("PUT on a alone: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A key with a TTL never expires early across a leader change: the new
+// leader first extends pending expirations by the time without a leader.
+// It still expires afterwards, on every member, with an expire event.
+func TestTTLSurvivesLeaderChange(t *testing.T) {
+	a := newMember(t, "-name", "a")
+	a.start()
+	b := newMember(t, "-name", "b", "-peers", a.peerAddr())
+	b.start()
+	c := newMember(t, "-name", "c", "-peers", a.peerAddr())
+	c.start()
+	all := []*member{a, b, c}
+	leaderID, err := leaderOf(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader *member
+	var rest []*member
+	for _, m := range all {
+		if selfID(t, m) == leaderID {
+			leader = m
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	const ttl = 3 * time.Second
+	set := time.Now()
+	r := rest[0].mustDo(http.MethodPut, "/lease", url.Values{"value": {"held"}, "ttl": {"3"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("PUT with ttl: %d %s", r.Status, r.Raw)
+	}
+	leader.kill()
+	// Wait (long poll) for the expiry on a survivor, from after the set.
+	watchFrom := nodeOf(r)["modifiedIndex"].(float64) + 1
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ev, err := rest[1].do(ctx, http.MethodGet, fmt.Sprintf("/lease?wait=true&waitIndex=%d", int64(watchFrom)), nil)
+	expired := time.Since(set)
+	if err != nil || ev.Body["action"] != "expire" {
+		t.Fatalf("waiting for the expiry: %v %+v", err, ev)
+	}
+	if expired < ttl {
+		t.Fatalf("the key expired %v after it was set, before its %v TTL", expired, ttl)
+	}
+	t.Logf("expired %v after it was set (TTL %v, leader killed right after the set)", expired.Round(time.Millisecond), ttl)
+	for _, m := range rest {
+		if r, err := quorumGet(m, "/lease"); err != nil || r.Status != http.StatusNotFound {
+			t.Fatalf("after the expiry on %s: %v %+v", m.url, err, r)
+		}
+	}
+}
