@@ -314,20 +314,9 @@ func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 // TLS: it presents its peer certificate and trusts the peer CA. The files
 // were checked when the listeners were set up.
 func peerClientTLS(cfg *config.Config) *tls.Config {
-	if cfg.PeerCertFile == "" {
+	server, err := tlsConfig(cfg.PeerCertFile, cfg.PeerKeyFile, cfg.PeerCAFile)
+	if err != nil || server == nil {
 		return nil
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.PeerCertFile, cfg.PeerKeyFile)
-	if err != nil {
-		return nil
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if cfg.PeerCAFile != "" {
-		if pem, err := os.ReadFile(cfg.PeerCAFile); err == nil {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(pem)
-			tc.RootCAs = pool
-		}
-	}
-	return tc
+	return &tls.Config{Certificates: server.Certificates, RootCAs: server.ClientCAs, MinVersion: tls.VersionTLS12}
 }
