@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	etcdclient "go.etcd.io/etcd/client/v2"
+
 	"github.com/arbor-kv/arbor/client"
 	"github.com/arbor-kv/arbor/internal/apierr"
 	"github.com/arbor-kv/arbor/internal/store"
@@ -233,9 +235,9 @@ func checkCutOffEnd(t *testing.T, sw *streamWatch, cut time.Time, earliest, late
 	}
 }
 
-// checkFollowedThrough checks that sw, on m, is still open and has seen
-// exactly the events m's store holds, in order (waiting for the last ones
-// to arrive).
+// checkFollowedThrough checks that sw is still going and has seen exactly
+// the events m's store holds, in order (waiting for the last ones to
+// arrive).
 func checkFollowedThrough(t *testing.T, sw *streamWatch, m *testMember) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -244,7 +246,7 @@ func checkFollowedThrough(t *testing.T, sw *streamWatch, m *testMember) {
 		lines, ended, err := sw.snapshot()
 		events, errs := seen(lines)
 		if !ended.IsZero() || len(errs) > 0 {
-			t.Errorf("%s: stream on the majority ended (%v) or got errors %+v", sw.name, err, errs)
+			t.Errorf("%s: watch on the majority ended (%v) or got errors %+v", sw.name, err, errs)
 			return
 		}
 		if slices.Equal(events, want) {
@@ -285,6 +287,9 @@ func TestWatchesOnCutOffFollowerEnd(t *testing.T) {
 		_, err := cl.Watcher("/never", client.WatcherOptions{}).Next(ctx)
 		clientErr <- err
 	}()
+	// etcd's own client, given the cut-off member first and another one,
+	// must move on without losing an event.
+	official := followWithEtcdClient(t, ctx, []string{f.url, g.url}, start)
 	waitFor(t, "the follower's stream to see events", func() bool { return streams[f].events() >= 2 })
 
 	cut := time.Now()
@@ -329,6 +334,7 @@ func TestWatchesOnCutOffFollowerEnd(t *testing.T) {
 	w.halt()
 	checkFollowedThrough(t, streams[leader], leader)
 	checkFollowedThrough(t, streams[g], g)
+	checkFollowedThrough(t, official, g)
 	checkCutOffEnd(t, streams[f], cut, 2*et, 3*et, storeEvents(t, leader))
 }
 
@@ -379,6 +385,49 @@ func TestWatchesOnCutOffLeaderEnd(t *testing.T) {
 		checkFollowedThrough(t, streams[m], m)
 	}
 	checkCutOffEnd(t, streams[old], cut, et, 3*et, storeEvents(t, majority[0]))
+}
+
+// followWithEtcdClient follows /k from after index start with etcd's v2 Go
+// client (long polls, failing over between endpoints), recording events as
+// a streamWatch does; it records an error and stops if Next fails or
+// panics.
+func followWithEtcdClient(t *testing.T, ctx context.Context, endpoints []string, start uint64) *streamWatch {
+	t.Helper()
+	c, err := etcdclient.New(etcdclient.Config{Endpoints: endpoints, Transport: etcdclient.DefaultTransport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := etcdclient.NewKeysAPI(c).Watcher("/k", &etcdclient.WatcherOptions{AfterIndex: start, Recursive: true})
+	sw := &streamWatch{name: "etcd's client", done: make(chan struct{})}
+	go func() {
+		defer close(sw.done)
+		defer func() {
+			if p := recover(); p != nil {
+				sw.mu.Lock()
+				sw.ended, sw.err = time.Now(), fmt.Errorf("panic: %v", p)
+				sw.mu.Unlock()
+			}
+		}()
+		for {
+			res, err := w.Next(ctx)
+			sw.mu.Lock()
+			if err != nil {
+				if ctx.Err() == nil {
+					sw.ended, sw.err = time.Now(), err
+				}
+				sw.mu.Unlock()
+				return
+			}
+			l := watchLine{Action: res.Action}
+			l.Node = &struct {
+				Key           string `json:"key"`
+				ModifiedIndex uint64 `json:"modifiedIndex"`
+			}{res.Node.Key, res.Node.ModifiedIndex}
+			sw.lines = append(sw.lines, l)
+			sw.mu.Unlock()
+		}
+	}()
+	return sw
 }
 
 func waitDone(t *testing.T, ctx context.Context, done <-chan struct{}, what string) {
