@@ -416,20 +416,20 @@ func TestMembersChanges(t *testing.T) {
 		map[string]string{"Content-Type": "application/json"},
 		`{"id":"103","name":"","peerURLs":["http://127.0.0.1:42090"],"clientURLs":[]}`+"\n")
 	wantResponse(t, do(t, h, "POST", "/v2/members", `{"peerURLs":["http://127.0.0.1:42090"]}`, js), 409, nil,
-		`{"message":"etcdserver: peerURL exists"}`+"\n")
+		`{"message":"etcdserver: peerURL exists"}`)
 	wantResponse(t, do(t, h, "POST", "/v2/members", `{"peerURLs":["http://127.0.0.1:42091"]}`), 415, nil,
-		`{"message":"Bad Content-Type application/x-www-form-urlencoded, accept application/json"}`+"\n")
+		`{"message":"Bad Content-Type application/x-www-form-urlencoded, accept application/json"}`)
 	wantResponse(t, do(t, h, "POST", "/v2/members", `xx`, js), 400, nil,
-		`{"message":"invalid character 'x' looking for beginning of value"}`+"\n")
+		`{"message":"invalid character 'x' looking for beginning of value"}`)
 	wantResponse(t, do(t, h, "POST", "/v2/members", `{"peerURLs":["bad"]}`, js), 400, nil,
-		`{"message":"URL scheme must be http or https, with a host: bad"}`+"\n")
+		`{"message":"URL scheme must be http or https, with a host: bad"}`)
 	wantResponse(t, do(t, h, "PUT", "/v2/members/103", `{"peerURLs":["http://127.0.0.1:42095"]}`, js), 204, nil, "")
 	if got := fb.members[len(fb.members)-1].PeerURLs[0]; got != "http://127.0.0.1:42095" {
 		t.Fatalf("update did not reach the backend: %s", got)
 	}
 	wantResponse(t, do(t, h, "DELETE", "/v2/members/103", ""), 204, nil, "")
-	wantResponse(t, do(t, h, "DELETE", "/v2/members/103", ""), 404, nil, `{"message":"No such member: 103"}`+"\n")
-	wantResponse(t, do(t, h, "DELETE", "/v2/members/zz", ""), 404, nil, `{"message":"No such member: zz"}`+"\n")
+	wantResponse(t, do(t, h, "DELETE", "/v2/members/103", ""), 404, nil, `{"message":"No such member: 103"}`)
+	wantResponse(t, do(t, h, "DELETE", "/v2/members/zz", ""), 404, nil, `{"message":"No such member: zz"}`)
 	if len(fb.members) != 3 {
 		t.Fatalf("members after add and remove: %+v", fb.members)
 	}

@@ -104,11 +104,12 @@ func (h *handler) writeMemberError(w http.ResponseWriter, r *http.Request, err e
 	}
 }
 
-// writeMessage answers etcd's plain {"message": ...} error form.
+// writeMessage answers etcd's plain {"message": ...} error form (without a
+// trailing newline, as etcd writes it).
 func writeMessage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	b, _ := json.Marshal(struct {
 		Message string `json:"message"`
 	}{msg})
 	w.Header().Set("Content-Type", "application/json")
-	writeBody(w, r, status, append(b, '\n'))
+	writeBody(w, r, status, b)
 }
