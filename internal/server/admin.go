@@ -100,16 +100,17 @@ func (s *Server) ClusterConfig() ClusterConfig {
 // which index (for compare-and-swap).
 func (s *Server) storedClusterConfig() (ClusterConfig, uint64, bool) {
 	seed := s.cfg.Cluster.withDefaults()
-	ev, err := s.store.Get(clusterConfigKey, false, false, s.cfg.Clock())
-	if err != nil || ev.Node == nil || ev.Node.Value == nil {
+	// Not a client read: Value counts no gets in /v2/stats/store.
+	val, modified, ok := s.store.Value(clusterConfigKey)
+	if !ok {
 		return seed, 0, false
 	}
 	var c ClusterConfig
-	if err := json.Unmarshal([]byte(*ev.Node.Value), &c); err != nil {
+	if err := json.Unmarshal([]byte(val), &c); err != nil {
 		s.log.Error("undecodable cluster configuration; using this member's", "key", clusterConfigKey, "err", err)
-		return seed, ev.Node.ModifiedIndex, true
+		return seed, modified, true
 	}
-	return c.withDefaults(), ev.Node.ModifiedIndex, true
+	return c.withDefaults(), modified, true
 }
 
 // clusterConfigUpdate holds the fields a PUT gave; absent ones keep their

@@ -37,6 +37,15 @@ func (s *Store) Get(path string, recursive, sorted bool, now time.Time) (*Event,
 	return s.get(path, recursive, sorted, now)
 }
 
+// Value reads the value and modified index of the key at path for the
+// member itself (its own configuration keys): unlike Get, it counts no
+// client statistic and builds no event. ok is false for a missing key or a
+// directory. Expirations are the log's business, so a key past its TTL
+// still reads until the expiry is applied, as with Get.
+func (s *Store) Value(path string) (val string, modified uint64, ok bool) {
+	return s.value(path)
+}
+
 // Index is the current store index (X-Etcd-Index).
 func (s *Store) Index() uint64 { return s.index() }
 

@@ -414,6 +414,16 @@ func (s *Store) get(p string, recursive, sorted bool, now time.Time) (*Event, er
 	return &Event{Action: ActionGet, Node: n, EtcdIndex: s.idx}, nil
 }
 
+func (s *Store) value(p string) (string, uint64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, le := s.lookupLocked(cleanPath(p))
+	if le != nil || e.dir() {
+		return "", 0, false
+	}
+	return e.val(), e.modified, true
+}
+
 func (s *Store) index() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

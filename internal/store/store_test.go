@@ -610,3 +610,25 @@ func fuzzRestore(t *testing.T, b []byte) {
 		}
 	}
 }
+
+// Value is the member's own read: it finds values, not directories, and
+// leaves the client statistics alone.
+func TestValueCountsNoStatistics(t *testing.T) {
+	s := New(Config{})
+	if _, err := s.Apply(&Request{Method: MethodPut, Path: "/a/b", Val: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats()
+	if v, idx, ok := s.Value("/a/b"); !ok || v != "v" || idx != 1 {
+		t.Fatalf("Value(/a/b) = %q %d %v", v, idx, ok)
+	}
+	if _, _, ok := s.Value("/a"); ok {
+		t.Fatal("a directory has a value")
+	}
+	if _, _, ok := s.Value("/nope"); ok {
+		t.Fatal("a missing key has a value")
+	}
+	if after := s.Stats(); after != before {
+		t.Fatalf("stats changed: %+v -> %+v", before, after)
+	}
+}
