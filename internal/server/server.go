@@ -449,13 +449,20 @@ func randomID() uint64 {
 	}
 }
 
-// nextRequestID is unique across members: the member ID's low 16 bits,
-// then a counter seeded from the clock so restarts do not reuse IDs.
+// nextRequestID numbers this member's proposals. Every member applies
+// every entry and answers the IDs its own waiters hold, so IDs must not
+// repeat across members or restarts: each process counts up from a random
+// 64-bit start (two members' ranges overlap with odds of about 1 in 10^10).
+// 0 means "no waiter" and is skipped.
 func (s *Server) nextRequestID() uint64 {
 	if s.idSeq.Load() == 0 {
-		s.idSeq.CompareAndSwap(0, uint64(time.Now().UnixNano())&(1<<47-1))
+		s.idSeq.CompareAndSwap(0, randomID())
 	}
-	return s.id.MemberID<<48 | (s.idSeq.Add(1) & (1<<48 - 1))
+	id := s.idSeq.Add(1)
+	if id == 0 {
+		id = s.idSeq.Add(1)
+	}
+	return id
 }
 
 // Write proposes r and waits for the store's result. A write not applied
@@ -520,6 +527,15 @@ func (s *Server) stoppedErr() error {
 	return apierr.New(apierr.RaftInternal, "member is stopping", s.store.Index())
 }
 
+// errNoLeader answers writes that no leader took.
+var errNoLeader = errors.New("no leader to take the write (election in progress or member cut off)")
+
+// proposeTimeout is how long a batch may wait for a leader to take it:
+// three election timeouts, as long as a watch waits before it gives up.
+func (s *Server) proposeTimeout() time.Duration {
+	return min(3*time.Duration(s.cfg.ElectionTicks)*s.cfg.TickInterval, s.cfg.RequestTimeout)
+}
+
 // proposeLoop batches every pending write into one log entry. After each
 // proposal it waits until the Raft loop has taken it (see ReadyTaken), so
 // while one batch is being fsynced the next one gathers every write that
@@ -559,13 +575,18 @@ func (s *Server) proposeLoop() {
 		case <-s.node.ReadyTaken():
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		// Raft takes a proposal at once while there is a leader; without
+		// one it would hold it (and every write queued behind it) until the
+		// request timeout. Failing after a few election timeouts lets
+		// clients retry elsewhere; the proposal was never taken, so nothing
+		// of it can apply later.
+		ctx, cancel := context.WithTimeout(context.Background(), s.proposeTimeout())
 		err := s.node.Propose(ctx, batch.entry())
 		cancel()
 		if err != nil {
 			code := apierr.RaftInternal
-			if errors.Is(err, raft.ErrProposalDropped) {
-				code = apierr.LeaderElect
+			if errors.Is(err, raft.ErrProposalDropped) || errors.Is(err, context.DeadlineExceeded) {
+				code, err = apierr.LeaderElect, errNoLeader
 			}
 			for _, id := range ids {
 				s.waits.trigger(id, result{err: apierr.New(code, err.Error(), s.store.Index())})
