@@ -245,6 +245,18 @@ func TestTypedError(t *testing.T) {
 	}
 }
 
+// A v2 error object in a 200 body (a long poll the server failed after
+// answering 200) is the typed error, not an unexpected response.
+func TestErrorObjectInOKBody(t *testing.T) {
+	rec := newRecorder(t, 200, nil, `{"errorCode":300,"message":"Raft Internal Error","cause":"no leader","index":9}`+"\n")
+	c := mustNew(t, client.Config{Endpoints: []string{rec.URL}})
+	_, err := c.Get(context.Background(), "/a", client.GetOptions{})
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != 300 || e.Cause != "no leader" || e.Index != 9 {
+		t.Fatalf("err = %T %v, want *client.Error 300", err, err)
+	}
+}
+
 func TestUnexpectedResponse(t *testing.T) {
 	rec := newRecorder(t, 404, nil, "404 page not found\n")
 	c := mustNew(t, client.Config{Endpoints: []string{rec.URL}})

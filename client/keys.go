@@ -250,6 +250,11 @@ func decodeResponse(status int, h http.Header, body []byte) (*Response, error) {
 		}
 		var resp Response
 		if err := json.Unmarshal(body, &resp); err != nil || resp.Node == nil {
+			// A long poll answers 200 before it knows the outcome; a
+			// server that then fails it may send a v2 error object.
+			if e, ok := decodeError(body); ok {
+				return nil, e
+			}
 			return nil, &UnexpectedResponseError{StatusCode: status, Body: string(body)}
 		}
 		setMeta(&resp, h)
