@@ -73,19 +73,7 @@ func TestJoinAgainstEtcd(t *testing.T) {
 	tokenURL := newTokenFrom(t, base, "3")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var chans []<-chan outcome
-	for i := 1; i <= 3; i++ {
-		chans = append(chans, joinAsync(ctx, member(t, tokenURL, i)))
-	}
-	var results []Result
-	for _, ch := range chans {
-		o := <-ch
-		if o.err != nil {
-			t.Fatal(o.err)
-		}
-		results = append(results, o.res)
-	}
-	checkFounders(t, results, []uint64{0xa1, 0xa2, 0xa3})
+	results := foundThree(ctx, t, tokenURL)
 
 	_, err := Join(ctx, member(t, tokenURL, 4))
 	var used *UsedTokenError

@@ -125,19 +125,7 @@ func TestNewTokenFormsCluster(t *testing.T) {
 	tokenURL := newTokenFrom(t, base, "3")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var chans []<-chan outcome
-	for i := 1; i <= 3; i++ {
-		chans = append(chans, joinAsync(ctx, member(t, tokenURL, i)))
-	}
-	var results []Result
-	for _, ch := range chans {
-		o := <-ch
-		if o.err != nil {
-			t.Fatal(o.err)
-		}
-		results = append(results, o.res)
-	}
-	checkFounders(t, results, []uint64{0xa1, 0xa2, 0xa3})
+	foundThree(ctx, t, tokenURL)
 
 	resp, err := http.Get(tokenURL)
 	if err != nil {
@@ -196,4 +184,24 @@ func TestJoinConfigChecks(t *testing.T) {
 			t.Errorf("%s: %v, want a config error", name, err)
 		}
 	}
+}
+
+// foundThree has members 1, 2 and 3 join tokenURL at once and checks that
+// all three found the cluster together, with the same members in order.
+func foundThree(ctx context.Context, t *testing.T, tokenURL string) []Result {
+	t.Helper()
+	var chans []<-chan outcome
+	for i := 1; i <= 3; i++ {
+		chans = append(chans, joinAsync(ctx, member(t, tokenURL, i)))
+	}
+	var results []Result
+	for _, ch := range chans {
+		o := <-ch
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		results = append(results, o.res)
+	}
+	checkFounders(t, results, []uint64{0xa1, 0xa2, 0xa3})
+	return results
 }
