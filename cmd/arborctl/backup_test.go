@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -206,34 +204,6 @@ func (p *arborProc) checkTTLsKept() {
 	}
 }
 
-// treeDigest fingerprints every file and directory under dir.
-func treeDigest(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s %v %d %d\n", path, info.Mode(), info.Size(), info.ModTime().UnixNano())
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
 // runBackup runs "arborctl backup" and requires it to succeed quietly on
 // stdout.
 func runBackup(t *testing.T, dataDir, backupDir string) {
@@ -266,11 +236,11 @@ func TestBackupStartsAsANewMember(t *testing.T) {
 		if snaps, _ := filepath.Glob(filepath.Join(dataDir, "snap", "*.snap")); len(snaps) == 0 {
 			t.Fatal("the server took no snapshot: the backup would not be tested on one")
 		}
-		before := treeDigest(t, dataDir)
+		before := testutil.TreeDigest(t, dataDir, true)
 
 		backupDir := filepath.Join(t.TempDir(), "backup")
 		runBackup(t, dataDir, backupDir)
-		if treeDigest(t, dataDir) != before {
+		if testutil.TreeDigest(t, dataDir, true) != before {
 			t.Fatal("the backup modified the source data dir")
 		}
 

@@ -3,13 +3,11 @@ package backup
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"github.com/arbor-kv/arbor/internal/raftnode"
 	"github.com/arbor-kv/arbor/internal/server"
 	"github.com/arbor-kv/arbor/internal/store"
+	"github.com/arbor-kv/arbor/internal/testutil"
 	"github.com/arbor-kv/arbor/internal/wal"
 )
 
@@ -76,34 +75,6 @@ func storeView(t *testing.T, st *store.Store, hidden ...string) string {
 	return out
 }
 
-// dirDigest fingerprints every file under dir (names, modes, bytes).
-func dirDigest(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s %v %d\n", p, info.Mode(), info.Size())
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
 func TestBackupRestartsWithSameStateAndNewIdentity(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "data")
 	// First a run that snapshots, then one that only logs, so the backup
@@ -126,14 +97,14 @@ func TestBackupRestartsWithSameStateAndNewIdentity(t *testing.T) {
 	want := storeView(t, s.Store(), "/dir/_hidden", "/_private")
 	srcID := s.ID()
 	s.Stop()
-	before := dirDigest(t, src)
+	before := testutil.TreeDigest(t, src, false)
 
 	dst := filepath.Join(t.TempDir(), "backup")
 	res, err := Run(Config{DataDir: src, BackupDir: dst})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dirDigest(t, src) != before {
+	if testutil.TreeDigest(t, src, false) != before {
 		t.Fatal("the backup changed the source data dir")
 	}
 	if res.SnapshotIndex == 0 || res.Entries == 0 {
