@@ -152,6 +152,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		snapc:      make(chan snap.Meta, 4),
 	}
 	n.reads.init()
+	n.storage.members = n.confState.Load
 	walDir := filepath.Join(cfg.DataDir, "wal")
 	rc := &raft.Config{
 		ElectionTick:    cfg.ElectionTicks,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -18,9 +19,15 @@ import (
 // is older than the log's start (a single voter trims its log past its
 // snapshots, see Applied), it answers "temporarily unavailable" and asks the
 // member for a fresh snapshot; Raft retries on a later heartbeat.
+//
+// The same goes for a snapshot taken before a member joined: its conf state
+// does not name the new member, and Raft on that member refuses it ("not
+// in the ConfState"), so Raft would resend it forever.
 type storage struct {
 	*raft.MemoryStorage
 	want chan struct{} // signalled (non-blocking) when a snapshot is needed
+	// members is the current configuration (the node's confState).
+	members func() *raftpb.ConfState
 }
 
 func (s *storage) Snapshot() (raftpb.Snapshot, error) {
@@ -32,7 +39,7 @@ func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 	if err != nil {
 		return sn, err
 	}
-	if sn.Metadata.Index == 0 || sn.Metadata.Index+1 < first {
+	if sn.Metadata.Index == 0 || sn.Metadata.Index+1 < first || !names(&sn.Metadata.ConfState, s.members()) {
 		select {
 		case s.want <- struct{}{}:
 		default:
@@ -40,6 +47,26 @@ func (s *storage) Snapshot() (raftpb.Snapshot, error) {
 		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
 	}
 	return sn, nil
+}
+
+// names reports whether snapshot's configuration includes every member
+// of current (nil: not known yet, nothing to check).
+func names(snapshot, current *raftpb.ConfState) bool {
+	if current == nil {
+		return true
+	}
+	in := func(id uint64) bool {
+		return slices.Contains(snapshot.Voters, id) || slices.Contains(snapshot.Learners, id) ||
+			slices.Contains(snapshot.VotersOutgoing, id) || slices.Contains(snapshot.LearnersNext, id)
+	}
+	for _, ids := range [][]uint64{current.Voters, current.Learners, current.VotersOutgoing, current.LearnersNext} {
+		for _, id := range ids {
+			if !in(id) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // SnapshotWanted is signalled when a follower needs a snapshot newer than

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +347,54 @@ func TestTTLSurvivesLeaderChange(t *testing.T) {
 		if r, err := quorumGet(m, "/lease"); err != nil || r.Status != http.StatusNotFound {
 			t.Fatalf("after the expiry on %s: %v %+v", m.url, err, r)
 		}
+	}
+}
+
+// A member joining a long-running single member gets a snapshot made on
+// demand and then the entries after it: when the leader's in-memory log no
+// longer reaches back to the start and it has written no snapshot yet, and
+// when its snapshots were taken before the new member was added.
+func TestJoinAfterLogTrimmedGetsSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		n     int // writes, one entry each: sequential writes are not batched
+		extra []string
+	}{
+		// Past the 2×4,096 entries after which a single voter trims its log.
+		{"log trimmed, no snapshot", 8600, nil},
+		// The snapshots on disk predate the join, so they do not name the
+		// new member, which would refuse them: a fresh one is made.
+		{"snapshots predate the join", 1500, []string{"-snapshot-count", "500"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newMember(t, append([]string{"-name", "a"}, tc.extra...)...)
+			a.start()
+			n := tc.n
+			for i := 0; i < n; i++ {
+				r, err := a.do(context.Background(), http.MethodPut, fmt.Sprintf("/k/%05d", i), url.Values{"value": {strconv.Itoa(i)}})
+				if err != nil || r.Status != http.StatusCreated {
+					t.Fatalf("PUT %d: %v %+v", i, err, r)
+				}
+			}
+			b := newMember(t, "-name", "b", "-peers", a.peerAddr())
+			b.start()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			r, err := b.do(ctx, http.MethodGet, "/k?recursive=true&quorum=true", nil)
+			if err != nil || r.Status != http.StatusOK {
+				t.Fatalf("GET /k on b: %v %+v", err, r)
+			}
+			nodes, _ := nodeOf(r)["nodes"].([]any)
+			if len(nodes) != n {
+				t.Fatalf("b has %d keys, want %d", len(nodes), n)
+			}
+			if !strings.Contains(b.logs.String(), "installed snapshot from the leader") {
+				t.Fatalf("b did not install a snapshot:\n%s", b.logs)
+			}
+			// And the cluster of two goes on.
+			if r := b.mustDo(http.MethodPut, "/after", url.Values{"value": {"1"}}); r.Status != http.StatusCreated {
+				t.Fatalf("PUT on b: %d %s", r.Status, r.Raw)
+			}
+		})
 	}
 }
