@@ -495,6 +495,16 @@ func (n *Node) handleReady(rd raft.Ready) error {
 		}
 	}
 	n.raft.Advance()
+	if applied != nil && !n.isLeader.Load() && n.SoleVoter() {
+		// The membership change just applied left this member the only
+		// voter (a new cluster's bootstrap, a restart replaying it, the
+		// others removed): no one else can elect it, so it need not wait
+		// out an election timeout. Raft refuses a campaign while a conf
+		// change is still unapplied, which is why it waits until here.
+		if err := n.raft.Campaign(context.Background()); err != nil && !errors.Is(err, raft.ErrStopped) {
+			n.log.Warn("campaign", "err", err)
+		}
+	}
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -144,11 +143,6 @@ func (ms *membership) restore(b []byte) error {
 // a context (data dirs of single-member arbor).
 func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 	s.node.ApplyConfChange(cc)
-	// A restarted single voter learns that it is one only now (conf
-	// changes in the log are re-applied): no need to wait for a timeout.
-	if cs := s.node.ConfState(); len(cs.Voters) == 1 && cs.Voters[0] == s.id.MemberID && !s.node.Status().IsLeader {
-		go func() { _ = s.node.Campaign(context.Background()) }()
-	}
 	switch cc.Type {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode, raftpb.ConfChangeUpdateNode:
 		m := memberRecord{ID: cc.NodeID}

@@ -243,8 +243,9 @@ func Start(cfg Config) (*Server, error) {
 	go s.expireLoop()
 	s.wg.Add(1)
 	go s.monitorLeaderContact()
-	// A single voter need not wait out an election timeout.
-	if node.SoleVoter() {
+	// A single voter need not wait out an election timeout. (Before its
+	// first conf changes apply, Raft would refuse: raftnode campaigns then.)
+	if node.Restarted && node.SoleVoter() {
 		if err := node.Campaign(context.Background()); err != nil {
 			s.log.Warn("campaign", "err", err)
 		}

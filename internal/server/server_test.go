@@ -297,3 +297,19 @@ func TestBatchEncoderMatchesEncodeBatch(t *testing.T) {
 		}
 	}
 }
+
+// A single voter leads at once, new or restarted, without waiting out its
+// election timeout (here a minute): it campaigns as soon as Raft knows it
+// is the only voter.
+func TestSingleVoterLeadsWithoutElectionTimeout(t *testing.T) {
+	dir := t.TempDir()
+	slow := func(c *Config) { c.ElectionTicks = 6000 } // 60 s at 10 ms a tick
+	for _, run := range []string{"new", "restarted"} {
+		start := time.Now()
+		s := startMember(t, dir, nil, slow)
+		if took := time.Since(start); took > 10*time.Second || !s.node.Status().IsLeader {
+			t.Fatalf("%s member: leader=%v after %v", run, s.node.Status().IsLeader, took)
+		}
+		s.Stop()
+	}
+}
