@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -269,6 +270,32 @@ func TestWatchStream(t *testing.T) {
 	receive(t, done, 1)
 	if got := sb.watchers(); got != 0 {
 		t.Fatalf("%d watchers left after the client left", got)
+	}
+}
+
+// A burst of writes reaches a stream whole and in order, though queued
+// events go out several to a write.
+func TestWatchStreamBurstInOrder(t *testing.T) {
+	sb := newStoreBackend(store.Config{})
+	h := New(sb, testOptions())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res := openWatch(t, testCtx(t), srv, "/v2/keys/b?wait=true&stream=true&recursive=true")
+	defer res.Body.Close()
+	const n = 500
+	var want []string
+	for i := range n {
+		want = append(want, do(t, h, "PUT", fmt.Sprintf("/v2/keys/b/%d", i%7), "value=v").Body.String())
+	}
+	rd := bufio.NewReader(res.Body)
+	for i := range n {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if line != want[i] {
+			t.Fatalf("event %d: got %q, want %q", i, line, want[i])
+		}
 	}
 }
 
