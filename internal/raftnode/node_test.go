@@ -37,18 +37,7 @@ func startMember(t *testing.T, dir string, restore func(io.Reader) error) *membe
 		defer close(m.done)
 		for a := range n.Apply() {
 			for _, e := range a.Entries {
-				switch e.Type {
-				case raftpb.EntryConfChange:
-					var cc raftpb.ConfChange
-					if err := cc.Unmarshal(e.Data); err != nil {
-						panic(err)
-					}
-					n.ApplyConfChange(cc)
-				case raftpb.EntryNormal:
-					if len(e.Data) > 0 {
-						m.applied <- e.Data
-					}
-				}
+				applyTestEntry(n, e, func(data []byte) { m.applied <- data })
 			}
 			a.Done()
 		}
@@ -63,6 +52,23 @@ func startMember(t *testing.T, dir string, restore func(io.Reader) error) *membe
 		time.Sleep(time.Millisecond)
 	}
 	return m
+}
+
+// applyTestEntry applies a conf change to n, or hands a normal entry's
+// non-empty data to normal: the apply loop of the tests' state machines.
+func applyTestEntry(n *Node, e raftpb.Entry, normal func([]byte)) {
+	switch e.Type {
+	case raftpb.EntryConfChange:
+		var cc raftpb.ConfChange
+		if err := cc.Unmarshal(e.Data); err != nil {
+			panic(err)
+		}
+		n.ApplyConfChange(cc)
+	case raftpb.EntryNormal:
+		if len(e.Data) > 0 {
+			normal(e.Data)
+		}
+	}
 }
 
 func (m *member) stop() {

@@ -168,20 +168,11 @@ func runListMember(t *testing.T, id uint64, peers []raft.Peer, mn *memNet) (*Nod
 					continue
 				}
 				for _, e := range a.Entries {
-					switch e.Type {
-					case raftpb.EntryConfChange:
-						var cc raftpb.ConfChange
-						if err := cc.Unmarshal(e.Data); err != nil {
-							panic(err)
-						}
-						n.ApplyConfChange(cc)
-					case raftpb.EntryNormal:
-						if len(e.Data) > 0 {
-							lm.mu.Lock()
-							lm.items = append(lm.items, string(e.Data))
-							lm.mu.Unlock()
-						}
-					}
+					applyTestEntry(n, e, func(data []byte) {
+						lm.mu.Lock()
+						lm.items = append(lm.items, string(data))
+						lm.mu.Unlock()
+					})
 					applied = e.Index
 				}
 				a.Done()
