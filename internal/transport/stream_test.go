@@ -83,8 +83,10 @@ func TestQueuedBurstIsBatched(t *testing.T) {
 		t.Fatalf("received %v", got)
 	}
 	// The writer took what was queued when it started (at least one
-	// message) and everything else once the first write got through.
-	if st := a.peer(2); st.Batches > 2 {
+	// message) and everything else once the first write got through: two
+	// writes, plus any a ping happened to share or need meanwhile (seen:
+	// three under load). Without batching it would be a thousand.
+	if st := a.peer(2); st.Batches > 10 {
 		t.Fatalf("1000 queued messages took %d writes", st.Batches)
 	}
 }
