@@ -267,19 +267,29 @@ func compareFailed(e *entry, prevValue string, prevIndex uint64) (string, bool) 
 	return fmt.Sprintf("[%v != %v] [%v != %v]", prevValue, e.val(), prevIndex, e.modified), true
 }
 
+// comparedLocked finds the key a compare-and-swap or compare-and-delete
+// names and checks r's comparison against it.
+func (s *Store) comparedLocked(p string, r *Request) (entry, *apierr.Error) {
+	old, le := s.lookupLocked(p)
+	if le != nil {
+		return entry{}, s.lookupErrLocked(le)
+	}
+	if old.dir() {
+		return entry{}, s.errLocked(apierr.NotFile, p)
+	}
+	if cause, failed := compareFailed(&old, r.PrevValue, r.PrevIndex); failed {
+		return entry{}, s.errLocked(apierr.TestFailed, cause)
+	}
+	return old, nil
+}
+
 func (s *Store) casLocked(p string, r *Request) (*Event, *apierr.Error) {
 	if p == "/" {
 		return nil, s.errLocked(apierr.RootReadOnly, "/")
 	}
-	old, le := s.lookupLocked(p)
-	if le != nil {
-		return nil, s.lookupErrLocked(le)
-	}
-	if old.dir() {
-		return nil, s.errLocked(apierr.NotFile, p)
-	}
-	if cause, failed := compareFailed(&old, r.PrevValue, r.PrevIndex); failed {
-		return nil, s.errLocked(apierr.TestFailed, cause)
+	old, err := s.comparedLocked(p, r)
+	if err != nil {
+		return nil, err
 	}
 	val := r.Val
 	if r.Refresh {
@@ -322,15 +332,9 @@ func (s *Store) cadLocked(p string, r *Request) (*Event, *apierr.Error) {
 		// as a directory, and etcd 3.4 prints the cause empty.
 		return nil, s.errLocked(apierr.NotFile, "")
 	}
-	old, le := s.lookupLocked(p)
-	if le != nil {
-		return nil, s.lookupErrLocked(le)
-	}
-	if old.dir() {
-		return nil, s.errLocked(apierr.NotFile, p)
-	}
-	if cause, failed := compareFailed(&old, r.PrevValue, r.PrevIndex); failed {
-		return nil, s.errLocked(apierr.TestFailed, cause)
+	old, err := s.comparedLocked(p, r)
+	if err != nil {
+		return nil, err
 	}
 	next := s.idx + 1
 	s.removeLocked(old)
