@@ -52,11 +52,12 @@ type Config struct {
 	HTTPReadTimeout   time.Duration // 0 means no limit
 	HTTPWriteTimeout  time.Duration // 0 means no limit
 
-	MaxRequestBytes int64 // > 0
-	HistorySize     int   // events kept for watchers; >= 1
-	MaxWatchers     int   // 0 means no limit
-	StrictReads     bool  // every GET linearizable
-	Trace           bool  // serve /debug/pprof on the client port
+	MaxRequestBytes     int64         // > 0
+	HistorySize         int           // events kept for watchers; >= 1
+	MaxWatchers         int           // 0 means no limit
+	StreamFlushInterval time.Duration // 0 means each stream event is written at once
+	StrictReads         bool          // every GET linearizable
+	Trace               bool          // serve /debug/pprof on the client port
 
 	ConfigFile string // the TOML file read, "" if none
 

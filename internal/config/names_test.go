@@ -56,6 +56,7 @@ func samples(t *testing.T) map[string]struct {
 		"max-request-bytes":       {v: "4096"},
 		"history-size":            {v: "50"},
 		"max-watchers":            {v: "0"},
+		"stream-flush-interval":   {v: "0"},
 		"strict-reads":            {v: "true"},
 		"v":                       {v: "true"},
 		"vv":                      {v: "true"},
@@ -162,6 +163,7 @@ func TestEnvSpellings(t *testing.T) {
 		"ETCD_CONFIG": "config", "ETCD_CONFIG_FILE": "config",
 		"ETCD_MAX_REQUEST_BYTES": "max-request-bytes", "ETCD_HISTORY_SIZE": "history-size",
 		"ETCD_MAX_WATCHERS": "max-watchers", "ETCD_STRICT_READS": "strict-reads",
+		"ETCD_STREAM_FLUSH_INTERVAL": "stream-flush-interval",
 	}
 	got := map[string]string{}
 	for _, s := range settings {
@@ -306,7 +308,7 @@ func TestTOMLKeysMatchEtcd04(t *testing.T) {
 		"peer.heartbeat_interval", "peer.election_timeout",
 		"cluster.active_size", "cluster.remove_delay", "cluster.sync_interval",
 	}
-	ours := []string{"max_request_bytes", "history_size", "max_watchers", "strict_reads"}
+	ours := []string{"max_request_bytes", "history_size", "max_watchers", "stream_flush_interval", "strict_reads"}
 	var want, got []string
 	want = append(append(want, etcd...), ours...)
 	for k := range settingByTOML {

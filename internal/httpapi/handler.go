@@ -41,6 +41,11 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Version is Arbor's version, shown in /version.
 	Version string
+	// StreamFlushInterval is the shortest time between two writes to one
+	// stream=true watcher: events arriving sooner wait, at most that long,
+	// and go out together in one write. An idle stream's next event goes
+	// out at once. Zero writes every event as soon as it is ready.
+	StreamFlushInterval time.Duration
 }
 
 // handler serves the client port. It holds no per-request state.
@@ -52,6 +57,8 @@ type handler struct {
 	now      Clock
 	metrics  http.Handler // nil without a Gatherer
 	version  []byte       // /version body, fixed at construction
+
+	streamFlushInterval time.Duration // see Options.StreamFlushInterval
 }
 
 // New returns the client-port handler serving the etcd v2 API over b.
@@ -62,6 +69,8 @@ func New(b Backend, opts Options) http.Handler {
 		cors:     newCORSPolicy(opts.CORS),
 		log:      opts.Logger,
 		now:      opts.Clock,
+
+		streamFlushInterval: opts.StreamFlushInterval,
 	}
 	if h.maxBytes <= 0 {
 		h.maxBytes = DefaultMaxRequestBytes

@@ -61,6 +61,8 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 	// A failed flush means the client is gone; Next sees the same through
 	// the context.
 	_ = rc.Flush()
+	pace := streamPacer{interval: h.streamFlushInterval}
+	defer pace.stop()
 	for {
 		ev, err := wa.Next(ctx)
 		if err != nil {
@@ -80,11 +82,15 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 		if !kr.stream {
 			return
 		}
-		// Events already queued go out with this one: one flush (one
-		// write syscall) for all of them. A watcher that fell behind under
-		// load catches up in fewer, larger writes instead of adding a
-		// syscall per event to the load. An error here is seen again by
-		// the blocking Next above.
+		// A stream written to moments ago waits out the flush interval,
+		// so that under a steady flow of events each write (one syscall
+		// here, one wake-up of the reader) carries several of them. An
+		// ended ctx is seen again by the blocking Next above.
+		pace.wait(ctx)
+		// Events already queued go out with this one: one flush for all
+		// of them. A watcher that fell behind under load catches up in
+		// fewer, larger writes instead of adding a syscall per event. An
+		// error here is seen again by the blocking Next above.
 		for i := 0; i < maxCoalesced; i++ {
 			ev, err := wa.Next(noWait)
 			if err != nil {
@@ -97,6 +103,47 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 		if err := rc.Flush(); err != nil {
 			return
 		}
+		pace.flushed()
+	}
+}
+
+// streamPacer keeps a stream's writes at least interval apart.
+type streamPacer struct {
+	interval  time.Duration
+	lastFlush time.Time
+	timer     *time.Timer // made on the first wait
+}
+
+// wait returns once interval has passed since the last flush, or when ctx
+// ends.
+func (p *streamPacer) wait(ctx context.Context) {
+	if p.interval <= 0 {
+		return
+	}
+	d := p.interval - time.Since(p.lastFlush)
+	if d <= 0 {
+		return
+	}
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	select {
+	case <-p.timer.C:
+	case <-ctx.Done():
+	}
+}
+
+func (p *streamPacer) flushed() {
+	if p.interval > 0 {
+		p.lastFlush = time.Now()
+	}
+}
+
+func (p *streamPacer) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
 	}
 }
 

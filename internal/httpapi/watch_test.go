@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/arbor-kv/arbor/internal/apierr"
 	"github.com/arbor-kv/arbor/internal/store"
@@ -108,5 +109,40 @@ func TestWatchEndsWhenCutOff(t *testing.T) {
 	put = do(t, h, "PUT", "/v2/keys/bar", "value=2")
 	if body, err := io.ReadAll(again.Body); err != nil || string(body) != put.Body.String() {
 		t.Fatalf("watch after reconnecting got %q (%v), want %q", body, err, put.Body)
+	}
+}
+
+// With a flush interval, a quiet stream gets its next event at once, and
+// events that follow within the interval wait for it and arrive together.
+func TestStreamFlushInterval(t *testing.T) {
+	const interval = 2 * time.Second
+	opts := testOptions()
+	opts.StreamFlushInterval = interval
+	h := New(newStoreBackend(store.Config{}), opts)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx := testCtx(t)
+
+	start := time.Now()
+	stream := openWatch(t, ctx, srv, "/v2/keys/foo?wait=true&stream=true")
+	defer stream.Body.Close()
+	first := do(t, h, "PUT", "/v2/keys/foo", "value=1")
+	lines := bufio.NewReader(stream.Body)
+	if line, err := lines.ReadString('\n'); err != nil || line != first.Body.String() {
+		t.Fatalf("first line %q (%v), want %q", line, err, first.Body)
+	}
+	if d := time.Since(start); d >= interval*3/4 {
+		t.Fatalf("a quiet stream's first event took %v (interval %v)", d, interval)
+	}
+	flushed := time.Now()
+	second := do(t, h, "PUT", "/v2/keys/foo", "value=2")
+	third := do(t, h, "PUT", "/v2/keys/foo", "value=3")
+	for _, want := range []string{second.Body.String(), third.Body.String()} {
+		if line, err := lines.ReadString('\n'); err != nil || line != want {
+			t.Fatalf("line %q (%v), want %q", line, err, want)
+		}
+	}
+	if d := time.Since(flushed); d < interval/2 {
+		t.Fatalf("events right after a write arrived after %v, want them held for about %v", d, interval)
 	}
 }
