@@ -52,6 +52,7 @@ fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime 20s ./internal/store
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime 20s ./internal/store
 	$(GO) test -run '^$$' -fuzz '^FuzzPeekEntryIndex$$' -fuzztime 20s ./internal/wal
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHead$$' -fuzztime 20s ./internal/httplane
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 20s ./internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime 20s ./internal/snap
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 20s ./internal/transport

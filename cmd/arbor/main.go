@@ -27,6 +27,7 @@ import (
 
 	"github.com/arbor-kv/arbor/internal/config"
 	"github.com/arbor-kv/arbor/internal/httpapi"
+	"github.com/arbor-kv/arbor/internal/httplane"
 	"github.com/arbor-kv/arbor/internal/metric/prom"
 	"github.com/arbor-kv/arbor/internal/server"
 	"github.com/arbor-kv/arbor/internal/snap"
@@ -154,6 +155,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Logger:          log,
 		Gatherer:        reg,
 		Version:         version.Version,
+
+		StreamFlushInterval: cfg.StreamFlushInterval,
 	})
 	// Any arbor is a discovery service: GET /new?size=N hands out a token.
 	handler = withDiscoveryService(handler, srv, cfg.ClientURLs[0])
@@ -166,8 +169,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	baseCtx, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
 	errc := make(chan error, len(clientLns)+len(peerLns))
-	var servers []*http.Server
-	start := func(ln net.Listener, h http.Handler, kind string) {
+	// Each server's Shutdown(ctx) is called at the end.
+	var servers []interface{ Shutdown(context.Context) error }
+	// start serves ln with h; lane puts the client port's plain-HTTP key
+	// requests on httplane's lean loop (everything else there, and TLS,
+	// is net/http's).
+	start := func(ln net.Listener, h http.Handler, kind string, lane bool) {
 		hs := &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -176,20 +183,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			BaseContext:       func(net.Listener) context.Context { return baseCtx },
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
-		servers = append(servers, hs)
+		serve := hs.Serve
+		if lane {
+			ls := &httplane.Server{HTTP: hs, Prefix: "/v2/keys", NeedsHTTP: []string{"wait"}}
+			serve = ls.Serve
+			servers = append(servers, ls)
+		} else {
+			servers = append(servers, hs)
+		}
 		log.Info("listening", "kind", kind, "addr", ln.Addr().String())
 		go func() {
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s listener %s: %w", kind, ln.Addr(), err)
 			}
 		}()
 	}
 	for _, ln := range clientLns {
-		start(ln, handler, "client")
+		start(ln, handler, "client", clientTLS == nil)
 	}
 	peerHandler := peerMux(version.Version, srv.PeerHandler())
 	for _, ln := range peerLns {
-		start(ln, peerHandler, "peer")
+		start(ln, peerHandler, "peer", false)
 	}
 	log.Info("arbor ready", "name", cfg.Name, "client_urls", strings.Join(cfg.ClientURLs, ","), "data_dir", cfg.DataDir)
 

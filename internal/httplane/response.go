@@ -1,0 +1,122 @@
+package httplane
+
+import (
+	"bufio"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// responseWriter buffers one answer whole; writeTo sends it with a
+// Content-Length. It is reused for every request of a connection.
+type responseWriter struct {
+	header http.Header
+	status int // 0 until WriteHeader or Write
+	body   []byte
+	keys   []string // scratch for sorting header names
+}
+
+func (w *responseWriter) reset() {
+	if w.header == nil {
+		w.header = make(http.Header, 8)
+	} else {
+		clear(w.header)
+	}
+	w.status = 0
+	w.body = w.body[:0]
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+// bodyAllowed: 1xx, 204 and 304 answers have no body.
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200) && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// headerValue is how net/http writes a header value: each CR or LF
+// becomes a space.
+var headerValue = strings.NewReplacer("\r", " ", "\n", " ")
+
+// writeTo writes the answer as net/http would: status line, the handler's
+// headers (sorted, invalid names dropped, line breaks in values made
+// spaces), Date, Content-Length and, if the handler set none, a sniffed
+// Content-Type.
+func (w *responseWriter) writeTo(bw *bufio.Writer, method string, closeConn bool) {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	var num [20]byte
+	bw.WriteString("HTTP/1.1 ")
+	bw.Write(strconv.AppendInt(num[:0], int64(status), 10))
+	bw.WriteByte(' ')
+	if text := http.StatusText(status); text != "" {
+		bw.WriteString(text)
+	} else {
+		bw.WriteString("status code ")
+		bw.Write(strconv.AppendInt(num[:0], int64(status), 10))
+	}
+	bw.WriteString("\r\n")
+
+	hasBody := bodyAllowed(status)
+	if hasBody && len(w.body) > 0 {
+		if _, set := w.header["Content-Type"]; !set {
+			w.header["Content-Type"] = []string{http.DetectContentType(w.body)}
+		}
+	}
+	w.keys = w.keys[:0]
+	for k := range w.header {
+		if validName([]byte(k)) && k != "Connection" && k != "Transfer-Encoding" {
+			w.keys = append(w.keys, k)
+		}
+	}
+	slices.Sort(w.keys)
+	for _, k := range w.keys {
+		for _, v := range w.header[k] {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			if strings.ContainsAny(v, "\r\n") {
+				v = headerValue.Replace(v)
+			}
+			bw.WriteString(strings.TrimSpace(v))
+			bw.WriteString("\r\n")
+		}
+	}
+	if _, set := w.header["Date"]; !set {
+		var date [len(http.TimeFormat)]byte
+		bw.WriteString("Date: ")
+		bw.Write(time.Now().UTC().AppendFormat(date[:0], http.TimeFormat))
+		bw.WriteString("\r\n")
+	}
+	if _, set := w.header["Content-Length"]; hasBody && !set {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(num[:0], int64(len(w.body)), 10))
+		bw.WriteString("\r\n")
+	}
+	if closeConn {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+	if hasBody && method != http.MethodHead {
+		bw.Write(w.body)
+	}
+}
