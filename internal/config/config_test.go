@@ -59,7 +59,7 @@ func TestDefaults(t *testing.T) {
 		MaxRequestBytes:     10 << 20,
 		HistorySize:         100000,
 		MaxWatchers:         100000,
-		StreamFlushInterval: 10 * time.Millisecond,
+		StreamFlushInterval: 25 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

@@ -136,7 +136,7 @@ var settings = []*setting{
 		usage: "Events kept for watchers that resume from an older index; older ones answer 401 (event index cleared)."},
 	{name: "max-watchers", env: []string{"ETCD_MAX_WATCHERS"}, toml: "max_watchers", kind: kindInt, def: "100000", arg: "<n>", group: groupLimits,
 		usage: "Concurrent watchers allowed on this member; 0 means no limit."},
-	{name: "stream-flush-interval", env: []string{"ETCD_STREAM_FLUSH_INTERVAL"}, toml: "stream_flush_interval", kind: kindMillis, def: "10", arg: "<ms>", group: groupLimits,
+	{name: "stream-flush-interval", env: []string{"ETCD_STREAM_FLUSH_INTERVAL"}, toml: "stream_flush_interval", kind: kindMillis, def: "25", arg: "<ms>", group: groupLimits,
 		usage: "Shortest time between two writes to one stream=true watcher: under a steady flow of events, those arriving sooner go out together in one write; 0 writes each event at once."},
 	{name: "strict-reads", env: []string{"ETCD_STRICT_READS"}, toml: "strict_reads", kind: kindBool, def: "false", group: groupLimits,
 		usage: "Make every GET linearizable, as if it carried quorum=true."},
