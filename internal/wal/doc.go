@@ -23,11 +23,18 @@
 // or has a complete head. Leftover .wal.tmp files are deleted by Open and
 // Create.
 //
-// Each segment reserves DefaultSegmentSize bytes when created (fallocate:
-// zero-filled, so the file size does not change as records are appended
-// and fdatasync has no size to update). Once a batch would push it past
-// that size, the segment is truncated to its data and the next one started.
-// A batch is never split, so an oversized batch makes an oversized segment.
+// Each segment reserves DefaultSegmentSize bytes when created, so the file
+// size does not change as records are appended and fdatasync has no size
+// to update. The next segment is written ahead, in the background, as
+// spare.wal.tmp: DefaultSegmentSize zero bytes, made durable 8 MiB at a
+// time. A segment started from it has its blocks written already, which
+// makes each fdatasync cheaper (~15% here) than in fallocate'd space,
+// whose blocks the file system must first mark as holding data. If the
+// spare is not ready (or failed), the segment is fallocate'd at once
+// instead; the first segment of a new log always is. Once a batch would
+// push a segment past its size, it is truncated to its data and the next
+// one started. A batch is never split, so an oversized batch makes an
+// oversized segment.
 //
 // # Segment layout
 //

@@ -105,6 +105,8 @@ type WAL struct {
 
 	buf []byte // encoding buffer reused by Save
 	err error  // sticky failure, see the type comment
+
+	spare *spare // the next segment, being written ahead; nil if none
 }
 
 // Exist reports whether dir holds a WAL (at least one segment file).
@@ -143,6 +145,7 @@ func Create(dir string, metadata []byte, log *slog.Logger, opts ...Option) (*WAL
 		w.Close()
 		return nil, fmt.Errorf("wal: create: %w", err)
 	}
+	w.prepareSpare()
 	return w, nil
 }
 
@@ -239,6 +242,7 @@ func Open(dir string, snapIndex uint64, log *slog.Logger, opts ...Option) (w *WA
 	w.hs = r.hs
 	w.snapIndex, w.snapTerm = r.snapIndex, r.snapTerm
 	w.lastIndex = max(r.lastIndex, r.snapIndex, snapIndex)
+	w.prepareSpare()
 
 	hs = r.hs
 	if hs != (raftpb.HardState{}) && hs.Commit < snapIndex {
@@ -478,6 +482,7 @@ func (w *WAL) ReleaseTo(index uint64) error {
 // Close closes the segment file. Everything Save returned for is already
 // durable, so Close does not sync. Calling Close twice is harmless.
 func (w *WAL) Close() error {
+	w.dropSpare()
 	if w.f == nil {
 		return nil
 	}
@@ -554,17 +559,27 @@ func (w *WAL) startSegment(seq uint64) error {
 		}
 	}
 
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
+	// A spare written ahead is the new segment if it is ready; otherwise
+	// space is reserved now.
+	f := w.takeSpare()
+	fromSpare := f != nil
+	if fromSpare {
+		tmp = filepath.Join(w.dir, spareName)
+	} else {
+		var err error
+		if f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return err
+		}
 	}
 	cleanup := func(err error) error {
 		f.Close()
 		os.Remove(tmp)
 		return err
 	}
-	if err := preallocate(f, w.opts.segmentSize); err != nil {
-		return cleanup(err)
+	if !fromSpare {
+		if err := preallocate(f, w.opts.segmentSize); err != nil {
+			return cleanup(err)
+		}
 	}
 	if _, err := f.WriteAt(head, 0); err != nil {
 		return cleanup(err)
@@ -583,6 +598,9 @@ func (w *WAL) startSegment(seq uint64) error {
 	w.f = f
 	w.off = int64(len(head))
 	w.headEnd = int64(len(head))
+	if fromSpare {
+		w.prepareSpare()
+	}
 	return nil
 }
 

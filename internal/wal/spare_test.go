@@ -1,0 +1,91 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// waitSpare waits until the spare being written is ready and returns it.
+func waitSpare(t *testing.T, w *WAL) *spare {
+	t.Helper()
+	if w.spare == nil {
+		t.Fatal("no spare is being prepared")
+	}
+	<-w.spare.done
+	if w.spare.err != nil {
+		t.Fatalf("spare: %v", w.spare.err)
+	}
+	return w.spare
+}
+
+// A new segment is the spare written ahead (zeros, durable), and the next
+// spare is started at once; a log of such segments reads back whole, and
+// Close leaves no spare behind.
+func TestSegmentsStartFromTheSpare(t *testing.T) {
+	dir := t.TempDir()
+	const size = 4096
+	w := mustCreate(t, dir, SegmentSize(size))
+	spareFile := filepath.Join(dir, spareName)
+	var all []raftpb.Entry
+	next := uint64(1)
+	for rolls := 0; rolls < 3; {
+		first := waitSpare(t, w)
+		data, err := os.ReadFile(spareFile)
+		if err != nil || len(data) != size || !bytes.Equal(data, make([]byte, size)) {
+			t.Fatalf("spare: %d bytes (%v), want %d zeros", len(data), err, size)
+		}
+		segs := len(w.segs)
+		ents := mkEnts(next, next+2, 1, 300)
+		next += 3
+		mustSave(t, w, raftpb.HardState{Term: 1, Commit: next - 1}, ents)
+		all = append(all, ents...)
+		if len(w.segs) == segs {
+			if w.spare != first {
+				t.Fatal("the spare changed without a new segment")
+			}
+			continue
+		}
+		rolls++
+		if w.spare == first {
+			t.Fatal("a new segment did not take the spare")
+		}
+		if fi, err := os.Stat(w.segs[len(w.segs)-1].path); err != nil || fi.Size() != size {
+			t.Fatalf("new segment: %v, %v", fi, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(spareFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("spare left after Close: %v", err)
+	}
+	w, _, got := mustOpen(t, dir, 0, nil, SegmentSize(size))
+	defer w.Close()
+	checkEnts(t, got, all)
+}
+
+// A spare left by a crash (here: garbage) is deleted by Open, which then
+// writes a fresh one.
+func TestOpenReplacesLeftoverSpare(t *testing.T) {
+	dir := t.TempDir()
+	const size = 4096
+	w := mustCreate(t, dir, SegmentSize(size))
+	mustSave(t, w, raftpb.HardState{Term: 1, Commit: 2}, mkEnts(1, 2, 1, 20))
+	w.Close()
+	spareFile := filepath.Join(dir, spareName)
+	if err := os.WriteFile(spareFile, bytes.Repeat([]byte{0xff}, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, _, got := mustOpen(t, dir, 0, nil, SegmentSize(size))
+	defer w.Close()
+	checkEnts(t, got, mkEnts(1, 2, 1, 20))
+	waitSpare(t, w)
+	if data, err := os.ReadFile(spareFile); err != nil || !bytes.Equal(data, make([]byte, size)) {
+		t.Fatalf("spare after Open: %d bytes (%v), want %d zeros", len(data), err, size)
+	}
+}
