@@ -105,11 +105,5 @@ func startEtcd(t *testing.T, clientPort int) string {
 // freeDeadURL returns a URL nothing listens on.
 func freeDeadURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
+	return fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t))
 }

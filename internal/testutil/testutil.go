@@ -10,16 +10,34 @@ import (
 	"testing"
 )
 
-// FreePort returns a TCP port that was free a moment ago on 127.0.0.1.
+// FreePort returns a TCP port that was free a moment ago on 127.0.0.1 and
+// that no earlier call in this process returned: the kernel may hand the
+// same port out again as soon as the probe closes, and two listeners of
+// one member given one port fail to start.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		issued.mu.Lock()
+		seen := issued.ports[port]
+		issued.ports[port] = true
+		issued.mu.Unlock()
+		if !seen {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// issued holds every port FreePort returned in this process.
+var issued = struct {
+	mu    sync.Mutex
+	ports map[int]bool // guarded by mu
+}{ports: map[int]bool{}}
 
 // Buffer collects a process's output; the process's copy goroutines write
 // while the test reads.
