@@ -233,6 +233,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		}
 		n.log.Info("raft node started", "id", fmt.Sprintf("%x", rc.ID), "peers", len(cfg.Peers))
 	}
+	n.reads.member = rc.ID
 	go n.run()
 	return n, nil
 }
@@ -408,12 +409,15 @@ func (n *Node) run() {
 
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
-	readTimeout := time.Duration(3*n.cfg.ElectionTicks) * n.cfg.TickInterval
+	// A read round normally takes one round trip: retry one that has
+	// waited four heartbeats, and give up after three election timeouts.
+	readRetry := time.Duration(4*n.cfg.HeartbeatTicks) * n.cfg.TickInterval
+	readGiveUp := time.Duration(3*n.cfg.ElectionTicks) * n.cfg.TickInterval
 	for {
 		select {
 		case <-ticker.C:
 			n.raft.Tick()
-			n.reads.expire(time.Now(), readTimeout)
+			n.reads.expire(time.Now(), readRetry, readGiveUp)
 		case <-n.reads.pending:
 			n.reads.send(n.raft)
 		case rd := <-n.raft.Ready():

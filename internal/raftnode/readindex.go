@@ -48,19 +48,19 @@ type readIndexer struct {
 
 	pending chan struct{} // signalled when queue became non-empty
 
-	// Owned by the Ready loop.
-	seq      uint64
-	inflight []chan readResult
-	sentAt   time.Time
-	tries    int       // rounds sent for inflight
-	firstSeq uint64    // the first round of inflight
-	rn       raft.Node // set by send
-}
+	// member is this member's ID, the first half of every round's
+	// context. The leader ignores a read whose context equals one it is
+	// still confirming, so two members' rounds must never share one.
+	member uint64
 
-// readTries is how many rounds a batch of reads gets before it fails: a
-// round's request or answer can be lost (a peer stream reconnecting, a
-// leader change), and a fresh round usually succeeds.
-const readTries = 5
+	// Owned by the Ready loop.
+	seq         uint64
+	inflight    []chan readResult
+	sentAt      time.Time // the latest round of inflight
+	firstSentAt time.Time // its first round
+	firstSeq    uint64    // the first round of inflight
+	rn          raft.Node // set by send
+}
 
 func (r *readIndexer) init() { r.pending = make(chan struct{}, 1) }
 
@@ -76,18 +76,19 @@ func (r *readIndexer) send(rn raft.Node) {
 	if len(batch) == 0 {
 		return
 	}
-	r.inflight, r.tries, r.rn, r.firstSeq = batch, 0, rn, r.seq+1
+	r.inflight, r.rn, r.firstSeq = batch, rn, r.seq+1
 	r.sendRound()
+	r.firstSentAt = r.sentAt
 }
 
 // sendRound asks Raft for a read index for the batch in flight, under a
 // new sequence number (a late answer to an older round is ignored).
 func (r *readIndexer) sendRound() {
 	r.seq++
-	r.tries++
 	r.sentAt = time.Now()
-	var rctx [8]byte
-	binary.BigEndian.PutUint64(rctx[:], r.seq)
+	var rctx [16]byte
+	binary.BigEndian.PutUint64(rctx[:8], r.member)
+	binary.BigEndian.PutUint64(rctx[8:], r.seq)
 	// ReadIndex only queues a message for the raft goroutine, which serves
 	// it in the same select that offers Ready (so this cannot deadlock) and
 	// returns ErrStopped once the node stops.
@@ -98,29 +99,32 @@ func (r *readIndexer) sendRound() {
 
 // answer delivers a ReadState to the round it belongs to.
 func (r *readIndexer) answer(rs raft.ReadState) {
-	if r.inflight == nil || len(rs.RequestCtx) != 8 {
+	if r.inflight == nil || len(rs.RequestCtx) != 16 || binary.BigEndian.Uint64(rs.RequestCtx[:8]) != r.member {
 		return
 	}
 	// Any round of this batch will do, even one that was retried: each was
 	// sent after every read of the batch had arrived.
-	if seq := binary.BigEndian.Uint64(rs.RequestCtx); seq < r.firstSeq || seq > r.seq {
+	if seq := binary.BigEndian.Uint64(rs.RequestCtx[8:]); seq < r.firstSeq || seq > r.seq {
 		return // a late answer to an earlier batch
 	}
 	r.finish(readResult{index: rs.Index})
 }
 
-// expire retries a round that got no answer within timeout, and fails
-// the batch after readTries rounds (e.g. the leader lost its quorum), so
-// callers do not hang.
-func (r *readIndexer) expire(now time.Time, timeout time.Duration) {
-	if r.inflight == nil || now.Sub(r.sentAt) <= timeout {
+// expire sends a new round for a batch whose latest round got no answer
+// within retry (a round's request or answer can be lost: a peer stream
+// reconnecting, a leader change; a fresh round usually succeeds, and an
+// answer to any round completes the batch), and fails the batch once
+// giveUp has passed since its first round (e.g. the leader lost its
+// quorum), so callers do not hang.
+func (r *readIndexer) expire(now time.Time, retry, giveUp time.Duration) {
+	if r.inflight == nil || now.Sub(r.sentAt) <= retry {
 		return
 	}
-	if r.tries < readTries {
-		r.sendRound()
+	if now.Sub(r.firstSentAt) > giveUp {
+		r.finish(readResult{err: ErrReadTimeout})
 		return
 	}
-	r.finish(readResult{err: ErrReadTimeout})
+	r.sendRound()
 }
 
 func (r *readIndexer) finish(res readResult) {
