@@ -13,10 +13,11 @@
 #   get at 64 clients, then get -quorum at 64 clients (key space preloaded)
 #   watch: WATCHERS stream watchers, then WATCHERS long-poll watchers, on
 #          /watch while one writer sends WATCH_RATE writes/s
-#   then, as the floor both are read against, the same put and get cases
-#          against arbor-bench's null-server (label "http-floor"): net/http
-#          parsing the request and answering an etcd-shaped body, no store,
-#          no log (FLOOR=0 skips it)
+#   then, as a reference, the same put and get cases against arbor-bench's
+#          null-server (label "http-floor"): net/http parsing the request
+#          and answering an etcd-shaped body, no store, no log; etcd's
+#          floor, not arbor's, whose key requests skip net/http
+#          (internal/httplane) (FLOOR=0 skips it)
 #   FULL=1 only: on a fresh data dir, fill FILL_KEYS keys of 256 B (64
 #          clients), the server's RSS after the fill, then stop the server,
 #          start it again on the same data and time until it answers a GET
