@@ -105,8 +105,12 @@ func (tp *topology) addHost(i int) string {
 
 // cut takes member i's link to the bridge down (up again with heal): it
 // can reach no member and no client, and none can reach it.
-func (tp *topology) cut(i int)  { tp.ip("-n", tp.prefix+"-hub", "link", "set", fmt.Sprintf("p%d", i), "down") }
-func (tp *topology) heal(i int) { tp.ip("-n", tp.prefix+"-hub", "link", "set", fmt.Sprintf("p%d", i), "up") }
+func (tp *topology) cut(i int) {
+	tp.ip("-n", tp.prefix+"-hub", "link", "set", fmt.Sprintf("p%d", i), "down")
+}
+func (tp *topology) heal(i int) {
+	tp.ip("-n", tp.prefix+"-hub", "link", "set", fmt.Sprintf("p%d", i), "up")
+}
 
 // remove deletes every namespace and link the topology made. Processes
 // must be gone first (their namespaces outlive them otherwise).
