@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // adminGet GETs path on m's peer port and decodes the JSON answer.
@@ -89,7 +91,7 @@ func TestAdminAPIAndSelfHealing(t *testing.T) {
 
 	// Kill a voter that does not lead (a's view of who leads).
 	var victim *member
-	eventually(t, 10*time.Second, "d listed as a learner", func() error {
+	testutil.Eventually(t, 10*time.Second, "d listed as a learner", func() error {
 		states, err := machineStates(a)
 		if err != nil {
 			return err
@@ -106,7 +108,7 @@ func TestAdminAPIAndSelfHealing(t *testing.T) {
 	})
 	victim.kill()
 	killed := time.Now()
-	eventually(t, 20*time.Second, "the learner promoted in the victim's place", func() error {
+	testutil.Eventually(t, 20*time.Second, "the learner promoted in the victim's place", func() error {
 		states, err := machineStates(d)
 		if err != nil {
 			return err

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // peerAddr is the member's -peer-addr (host:port), what -peers takes.
@@ -54,22 +56,6 @@ func (m *member) memberNames(t *testing.T) []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// eventually retries f until it returns nil or the time is up.
-func eventually(t *testing.T, within time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // leaderOf asks m which member leads: its /v2/stats/self leaderInfo.
@@ -126,7 +112,7 @@ func TestClusterFormedWithPeers(t *testing.T) {
 	all := []*member{a, b, c}
 
 	for _, m := range all {
-		eventually(t, 10*time.Second, "members on "+m.url, func() error {
+		testutil.Eventually(t, 10*time.Second, "members on "+m.url, func() error {
 			if got := m.memberNames(t); !slices.Equal(got, []string{"a", "b", "c"}) {
 				return fmt.Errorf("members %v", got)
 			}
@@ -180,7 +166,7 @@ func TestClusterFormedWithPeers(t *testing.T) {
 	}
 	leader.kill()
 	killedAt := time.Now()
-	eventually(t, 10*time.Second, "a write after the leader died", func() error {
+	testutil.Eventually(t, 10*time.Second, "a write after the leader died", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		r, err := rest[0].do(ctx, http.MethodPut, "/after", url.Values{"value": {"x"}})
@@ -203,7 +189,7 @@ func TestClusterFormedWithPeers(t *testing.T) {
 	if id := selfID(t, leader); id != oldID {
 		t.Fatalf("restarted member has ID %s, was %s", id, oldID)
 	}
-	eventually(t, 10*time.Second, "restarted member catching up", func() error {
+	testutil.Eventually(t, 10*time.Second, "restarted member catching up", func() error {
 		r, err := quorumGet(leader, "/after")
 		if err != nil {
 			return err
@@ -260,7 +246,7 @@ func TestMembersAPIAddStartRemove(t *testing.T) {
 		t.Fatalf("b runs as %s, was added as %s", id, added.ID)
 	}
 	for _, m := range []*member{a, b} {
-		eventually(t, 10*time.Second, "members on "+m.url, func() error {
+		testutil.Eventually(t, 10*time.Second, "members on "+m.url, func() error {
 			if got := m.memberNames(t); !slices.Equal(got, []string{"a", "b"}) {
 				return fmt.Errorf("members %v", got)
 			}

@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // waitHealthy waits until a launched member answers /health with true.
 func (m *member) waitHealthy(within time.Duration) {
 	m.t.Helper()
-	eventually(m.t, within, "health of "+m.url, func() error {
+	testutil.Eventually(m.t, within, "health of "+m.url, func() error {
 		select {
 		case <-m.exited:
 			m.t.Fatalf("arbor exited: %v\n%s", m.exitErr, m.logs)
@@ -59,7 +61,7 @@ func TestClusterFormedByDiscovery(t *testing.T) {
 		m.waitHealthy(30 * time.Second)
 	}
 	for _, m := range ms {
-		eventually(t, 10*time.Second, "members on "+m.url, func() error {
+		testutil.Eventually(t, 10*time.Second, "members on "+m.url, func() error {
 			if got := m.memberNames(t); strings.Join(got, ",") != "m1,m2,m3" {
 				return fmt.Errorf("members %v", got)
 			}
@@ -67,7 +69,7 @@ func TestClusterFormedByDiscovery(t *testing.T) {
 		})
 	}
 	// Every member published its client URL (founders start without).
-	eventually(t, 10*time.Second, "/v2/machines", func() error {
+	testutil.Eventually(t, 10*time.Second, "/v2/machines", func() error {
 		_, body, err := ms[0].getText("/v2/machines")
 		if err != nil {
 			return err

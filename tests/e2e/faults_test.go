@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // The members' Raft timing in these tests: etcd 0.4's defaults, given
@@ -48,7 +50,7 @@ func startTrio(t *testing.T, l *links) []*member {
 		all = append(all, m)
 	}
 	for i, m := range all {
-		eventually(t, 10*time.Second, "three members on "+m.url, func() error {
+		testutil.Eventually(t, 10*time.Second, "three members on "+m.url, func() error {
 			if n := len(m.memberNames(t)); n != 3 {
 				return fmt.Errorf("%d members", n)
 			}
@@ -177,7 +179,7 @@ func (l *processLoad) count() int {
 func (l *processLoad) waitAcked(t *testing.T, n int, within time.Duration) {
 	t.Helper()
 	want := l.count() + n
-	eventually(t, within, fmt.Sprintf("%d more acknowledged writes", n), func() error {
+	testutil.Eventually(t, within, fmt.Sprintf("%d more acknowledged writes", n), func() error {
 		if got := l.count(); got < want {
 			return fmt.Errorf("%d of %d", got, want)
 		}

@@ -86,22 +86,6 @@ func put(u, value string) error {
 	return nil
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, d, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // leaderOf returns the number of the member m names as leader.
 func leaderOf(tp *topology, m *member) (int, error) {
 	code, body, err := get(m.url + "/v2/leader")
@@ -157,14 +141,14 @@ func TestPartitionedLeaderHealsWithoutLosingWrites(t *testing.T) {
 			return nil
 		}
 	}
-	waitFor(t, 30*time.Second, "m1 healthy", healthy(ms[0]))
+	testutil.Eventually(t, 30*time.Second, "m1 healthy", healthy(ms[0]))
 	for i := 2; i <= 3; i++ {
 		m := startMember(t, tp, bin, i, tp.subnet+"1:2380")
-		waitFor(t, 30*time.Second, fmt.Sprintf("m%d healthy", i), healthy(m))
+		testutil.Eventually(t, 30*time.Second, fmt.Sprintf("m%d healthy", i), healthy(m))
 		ms = append(ms, m)
 	}
 	var old int
-	waitFor(t, 10*time.Second, "a leader", func() (err error) { old, err = leaderOf(tp, ms[0]); return err })
+	testutil.Eventually(t, 10*time.Second, "a leader", func() (err error) { old, err = leaderOf(tp, ms[0]); return err })
 	var others []*member
 	for _, m := range ms {
 		if m.i != old {
@@ -196,7 +180,7 @@ func TestPartitionedLeaderHealsWithoutLosingWrites(t *testing.T) {
 		}
 	}()
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	waitFor(t, 10*time.Second, "writes before the cut", func() error {
+	testutil.Eventually(t, 10*time.Second, "writes before the cut", func() error {
 		if n := count(); n < 20 {
 			return fmt.Errorf("%d acknowledged", n)
 		}
@@ -205,7 +189,7 @@ func TestPartitionedLeaderHealsWithoutLosingWrites(t *testing.T) {
 
 	tp.cut(old)
 	cutAt := count()
-	waitFor(t, 15*time.Second, "a new leader among the others", func() error {
+	testutil.Eventually(t, 15*time.Second, "a new leader among the others", func() error {
 		l, err := leaderOf(tp, others[0])
 		if err != nil {
 			return err
@@ -215,7 +199,7 @@ func TestPartitionedLeaderHealsWithoutLosingWrites(t *testing.T) {
 		}
 		return nil
 	})
-	waitFor(t, 15*time.Second, "writes after the cut", func() error {
+	testutil.Eventually(t, 15*time.Second, "writes after the cut", func() error {
 		if n := count(); n < cutAt+20 {
 			return fmt.Errorf("%d acknowledged since the cut", n-cutAt)
 		}
@@ -237,7 +221,7 @@ func TestPartitionedLeaderHealsWithoutLosingWrites(t *testing.T) {
 	mu.Lock()
 	want := append([]string(nil), acked...)
 	mu.Unlock()
-	waitFor(t, 30*time.Second, "all three members converge", func() error {
+	testutil.Eventually(t, 30*time.Second, "all three members converge", func() error {
 		var first string
 		for _, m := range ms {
 			keys, body, err := listing(m)
