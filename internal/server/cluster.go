@@ -36,6 +36,8 @@ func (s *Server) startTransport() error {
 		Logger:      s.log,
 		TLS:         s.cfg.PeerTLS,
 		DialContext: s.cfg.PeerDial,
+		Removed:     s.members.wasRemoved,
+		OnRemoved:   s.removedByPeers,
 	})
 	if err != nil {
 		return err
@@ -55,6 +57,20 @@ func (s *Server) peerAdded(m memberRecord) {
 	if err := tr.AddPeer(m.ID, m.PeerURLs); err != nil && !errors.Is(err, transport.ErrStopped) {
 		s.log.Error("add peer", "id", fmt.Sprintf("%x", m.ID), "urls", m.PeerURLs, "err", err)
 	}
+}
+
+// removedByPeers stops a member the others say was removed (while it was
+// down or cut off, so it never applied its own removal), as applying the
+// removal would have.
+func (s *Server) removedByPeers() {
+	s.stopRemoved("a peer says this member was removed from the cluster; stopping (to serve again, start it with an empty data dir and -peers, as a new member)")
+}
+
+// stopRemoved stops a member that is no longer in the cluster.
+func (s *Server) stopRemoved(why string) {
+	s.log.Warn(why)
+	s.removed.Store(true)
+	go s.Stop()
 }
 
 func (s *Server) peerRemoved(id uint64) {

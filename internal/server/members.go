@@ -55,9 +55,14 @@ func first(s []string) string {
 type membership struct {
 	mu   sync.RWMutex
 	byID map[uint64]memberRecord // guarded by mu
+	// removed holds the IDs removed while this process ran (not kept in
+	// snapshots: after a restart, a removed member is no longer told).
+	removed map[uint64]bool // guarded by mu
 }
 
-func newMembership() *membership { return &membership{byID: map[uint64]memberRecord{}} }
+func newMembership() *membership {
+	return &membership{byID: map[uint64]memberRecord{}, removed: map[uint64]bool{}}
+}
 
 // list returns the members sorted by ID.
 func (ms *membership) list() []memberRecord {
@@ -102,13 +107,23 @@ func (ms *membership) byName(name string) (memberRecord, bool) {
 func (ms *membership) put(m memberRecord) {
 	ms.mu.Lock()
 	ms.byID[m.ID] = m
+	delete(ms.removed, m.ID)
 	ms.mu.Unlock()
 }
 
 func (ms *membership) remove(id uint64) {
 	ms.mu.Lock()
 	delete(ms.byID, id)
+	ms.removed[id] = true
 	ms.mu.Unlock()
+}
+
+// wasRemoved reports whether id was removed from the cluster (while this
+// process ran).
+func (ms *membership) wasRemoved(id uint64) bool {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	return ms.removed[id]
 }
 
 // encode is the snapshot's membership record.
@@ -178,9 +193,7 @@ func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 		s.peerRemoved(cc.NodeID)
 		s.log.Info("member removed", "id", fmt.Sprintf("%x", cc.NodeID), "name", old.Name)
 		if cc.NodeID == s.id.MemberID {
-			s.log.Warn("this member was removed from the cluster; stopping")
-			s.removed.Store(true)
-			go s.Stop()
+			s.stopRemoved("this member was removed from the cluster; stopping")
 		}
 	}
 }

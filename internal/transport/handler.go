@@ -102,6 +102,11 @@ func (t *Transport) checkSender(w http.ResponseWriter, r *http.Request) (uint64,
 		t.refuse(w, r, from, "cluster", reason)
 		return 0, false
 	}
+	if t.cfg.Removed != nil && t.cfg.Removed(from) {
+		reason := fmt.Sprintf("transport: member %x was removed from cluster %x", from, t.cfg.ClusterID)
+		t.refuseWith(w, r, from, "removed", reason, http.StatusGone)
+		return 0, false
+	}
 	to, err := strconv.ParseUint(r.Header.Get(headerTo), 16, 64)
 	if err != nil || to != t.cfg.MemberID {
 		reason := fmt.Sprintf("transport: member ID mismatch: request for member %q reached member %x",
@@ -113,11 +118,15 @@ func (t *Transport) checkSender(w http.ResponseWriter, r *http.Request) (uint64,
 }
 
 func (t *Transport) refuse(w http.ResponseWriter, r *http.Request, from uint64, kind, reason string) {
+	t.refuseWith(w, r, from, kind, reason, http.StatusPreconditionFailed)
+}
+
+func (t *Transport) refuseWith(w http.ResponseWriter, r *http.Request, from uint64, kind, reason string, status int) {
 	if t.inbound.shouldLog(fmt.Sprintf("%s/%x", kind, from)) {
 		t.log.Error("transport: refused a peer request", "from", fmt.Sprintf("%x", from), "remote", r.RemoteAddr, "path", r.URL.Path, "reason", reason)
 	}
 	w.Header().Set("Connection", "close")
-	http.Error(w, reason, http.StatusPreconditionFailed)
+	http.Error(w, reason, status)
 }
 
 // serveStream reads one peer's stream: message frames go to Raft.Process

@@ -60,6 +60,9 @@ func (p *peer) stream(u string) (connected bool, err error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusGone {
+			p.t.noteRemoved()
+		}
 		return false, rejection(resp)
 	}
 	p.noteUp(u, cancel)

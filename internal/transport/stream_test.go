@@ -327,6 +327,41 @@ func TestClusterIDMismatchIsRefused(t *testing.T) {
 	}
 }
 
+// A member the cluster removed (while it was away) is refused with 410
+// Gone, delivers nothing, and is told once through OnRemoved.
+func TestRemovedMemberIsToldSo(t *testing.T) {
+	nw := faultnet.New()
+	told := make(chan struct{}, 4)
+	a := newMember(t, nw, 1, func(c *Config, _ *recorder) {
+		c.OnRemoved = func() { told <- struct{}{} }
+	})
+	b := newMember(t, nw, 2, func(c *Config, _ *recorder) {
+		c.Removed = func(id uint64) bool { return id == 1 }
+	})
+	connect(t, a, b)
+	a.tr.Send([]raftpb.Message{msg(1, 2, 1)})
+	select {
+	case <-told:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("OnRemoved not called; sender's view: %+v", a.peer(2))
+	}
+	eventually(t, "the sender sees the refusal", func() bool {
+		st := a.peer(2)
+		return !st.Connected && contains(st.LastError, "410") && contains(st.LastError, "was removed")
+	})
+	// It keeps retrying (backoff) and keeps being refused, but is told once.
+	time.Sleep(200 * time.Millisecond)
+	if len(told) != 0 {
+		t.Fatalf("OnRemoved called %d more times", len(told))
+	}
+	if got := b.rec.from(1); len(got) != 0 {
+		t.Fatalf("a removed member delivered %v", got)
+	}
+	// Member 2 itself still streams to member 1.
+	b.tr.Send([]raftpb.Message{msg(2, 1, 1)})
+	eventually(t, "2's message reaches 1", func() bool { return len(a.rec.from(2)) == 1 })
+}
+
 func TestLatencyIsTheStreamRoundTrip(t *testing.T) {
 	nw := faultnet.New()
 	nw.Delay(1, 2, 15*time.Millisecond)

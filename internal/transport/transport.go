@@ -66,6 +66,13 @@ type Config struct {
 	Snapshots Snapshots
 	Logger    *slog.Logger
 
+	// Removed, if set, reports whether a member was removed from the
+	// cluster: its streams are refused with 410 Gone, which tells it so.
+	Removed func(id uint64) bool
+	// OnRemoved, if set, is called (once) when a peer refuses this
+	// member's stream with 410 Gone: the cluster removed this member.
+	OnRemoved func()
+
 	// TLS is the client configuration for https peer URLs.
 	TLS *tls.Config
 	// DialContext opens connections to peers (default: net.Dialer). Tests
@@ -130,6 +137,16 @@ type Transport struct {
 	handlers sync.WaitGroup
 
 	inbound inbound
+
+	removedOnce sync.Once // OnRemoved is called once
+}
+
+// noteRemoved tells the owner, once, that a peer said this member was
+// removed from the cluster.
+func (t *Transport) noteRemoved() {
+	if t.cfg.OnRemoved != nil {
+		t.removedOnce.Do(t.cfg.OnRemoved)
+	}
 }
 
 // New returns a transport with no peers. Serve Handler on the peer

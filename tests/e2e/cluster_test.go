@@ -384,3 +384,37 @@ func TestJoinAfterLogTrimmedGetsSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// A member removed while it was down learns so from the others when it
+// comes back (their peer ports answer it 410 Gone) and stops, exit status
+// 0, instead of sitting without a leader; the others keep serving.
+func TestMemberRemovedWhileDownStopsOnReturn(t *testing.T) {
+	a := newMember(t, "-name", "a")
+	a.start()
+	b := newMember(t, "-name", "b", "-peers", a.peerAddr())
+	b.start()
+	c := newMember(t, "-name", "c", "-peers", a.peerAddr())
+	c.start()
+	cID := selfID(t, c)
+	c.kill()
+
+	del, _ := http.NewRequest(http.MethodDelete, a.url+"/v2/members/"+cID, nil)
+	resp, err := client.Do(del)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE /v2/members/%s: %v %v", cID, resp, err)
+	}
+	resp.Body.Close()
+
+	err, logs := c.runToExit(20 * time.Second)
+	if err != nil {
+		t.Fatalf("removed member exited with %v, want status 0\n%s", err, logs)
+	}
+	if !strings.Contains(logs, "was removed from the cluster") {
+		t.Fatalf("removed member's log does not say why it stopped:\n%s", logs)
+	}
+	for _, m := range []*member{a, b} {
+		if r := m.mustDo(http.MethodPut, "/after", url.Values{"value": {"1"}}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
+			t.Fatalf("PUT on %s after the removal: %d %s", m.url, r.Status, r.Raw)
+		}
+	}
+}
