@@ -7,13 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,12 +20,9 @@ import (
 
 // arborProc is an arbor server process on a data dir the test chose.
 type arborProc struct {
-	t       *testing.T
-	url     string
-	cmd     *exec.Cmd
-	logs    *testutil.Buffer
-	exited  chan struct{}
-	exitErr error // set before exited is closed
+	*testutil.Proc
+	t   *testing.T
+	url string
 }
 
 // startArborOn runs bin on dataDir with free loopback ports and returns
@@ -37,23 +32,16 @@ func startArborOn(t *testing.T, bin, dataDir string, extra ...string) *arborProc
 	t.Helper()
 	clientAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	peerAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	p := &arborProc{t: t, url: "http://" + clientAddr, logs: &testutil.Buffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"-data-dir", dataDir, "-addr", clientAddr, "-peer-addr", peerAddr}, extra...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ETCD_") { // arbor would read them
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	dieWithParent(p.cmd)
-	if err := p.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, append([]string{"-data-dir", dataDir, "-addr", clientAddr, "-peer-addr", peerAddr}, extra...)...)
+	dieWithParent(cmd)
+	proc, err := testutil.StartProc(t, cmd)
+	if err != nil {
 		t.Fatalf("start arbor: %v", err)
 	}
-	go func() { p.exitErr = p.cmd.Wait(); close(p.exited) }()
+	p := &arborProc{Proc: proc, t: t, url: "http://" + clientAddr}
 	t.Cleanup(func() {
-		p.kill()
 		if t.Failed() {
-			t.Logf("arbor on %s:\n%s", dataDir, p.logs.String())
+			t.Logf("arbor on %s:\n%s", dataDir, p.Logs.String())
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -63,35 +51,18 @@ func startArborOn(t *testing.T, bin, dataDir string, extra ...string) *arborProc
 			return p
 		}
 		select {
-		case <-p.exited:
-			t.Fatalf("arbor exited during start: %v\n%s", p.exitErr, p.logs.String())
+		case <-p.Exited():
+			t.Fatalf("arbor exited during start: %v\n%s", p.Err(), p.Logs.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("arbor did not become healthy within 30s\n%s", p.logs.String())
+			t.Fatalf("arbor did not become healthy within 30s\n%s", p.Logs.String())
 		}
-	}
-}
-
-func (p *arborProc) kill() {
-	select {
-	case <-p.exited:
-	default:
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.exited
 	}
 }
 
 // stop shuts the server down cleanly (SIGTERM) and waits for it.
-func (p *arborProc) stop() {
-	p.t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(15 * time.Second):
-		p.t.Fatalf("arbor did not stop on SIGTERM\n%s", p.logs.String())
-	}
-}
+func (p *arborProc) stop() { p.Stop(p.t, 15*time.Second) }
 
 // get fetches path, decodes the JSON body into v (if not nil) and returns
 // the status, the X-Etcd-Index header and the raw body.

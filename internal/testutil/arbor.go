@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -28,14 +25,9 @@ func BuildArbor(dir string) (string, error) {
 
 // Arbor is a single-member arbor server a test started.
 type Arbor struct {
+	*Proc
 	// URL is the client URL, e.g. http://127.0.0.1:41234.
 	URL string
-	// Logs is what the process wrote on stdout and stderr.
-	Logs *Buffer
-
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	exitErr error // set before exited is closed
 }
 
 // StartArbor runs bin as a fresh single member named name, on two free
@@ -49,16 +41,12 @@ func StartArbor(t testing.TB, bin, name string, extra ...string) *Arbor {
 	peerAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	args := append([]string{"-name", name, "-data-dir", filepath.Join(t.TempDir(), name),
 		"-addr", clientAddr, "-peer-addr", peerAddr}, extra...)
-	s := &Arbor{URL: "http://" + clientAddr, Logs: &Buffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = withoutEtcdVars(os.Environ())
-	s.cmd.Stdout, s.cmd.Stderr = s.Logs, s.Logs
-	if err := s.cmd.Start(); err != nil {
+	p, err := StartProc(t, exec.Command(bin, args...))
+	if err != nil {
 		t.Fatalf("start arbor: %v", err)
 	}
-	go func() { s.exitErr = s.cmd.Wait(); close(s.exited) }()
+	s := &Arbor{Proc: p, URL: "http://" + clientAddr}
 	t.Cleanup(func() {
-		s.Kill()
 		if t.Failed() {
 			t.Logf("arbor log:\n%s", s.Logs.String())
 		}
@@ -67,8 +55,8 @@ func StartArbor(t testing.TB, bin, name string, extra ...string) *Arbor {
 	deadline := time.Now().Add(30 * time.Second)
 	for !s.ready() {
 		select {
-		case <-s.exited:
-			t.Fatalf("arbor exited during start: %v\n%s", s.exitErr, s.Logs.String())
+		case <-s.Exited():
+			t.Fatalf("arbor exited during start: %v\n%s", s.Err(), s.Logs.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -76,16 +64,6 @@ func StartArbor(t testing.TB, bin, name string, extra ...string) *Arbor {
 		}
 	}
 	return s
-}
-
-// Kill stops the process with SIGKILL, if it still runs, and waits for it.
-func (s *Arbor) Kill() {
-	select {
-	case <-s.exited:
-	default:
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.exited
-	}
 }
 
 func (s *Arbor) ready() bool {
@@ -112,16 +90,4 @@ func getJSON(url string, v any) bool {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return err == nil && resp.StatusCode == http.StatusOK && json.Unmarshal(b, v) == nil
-}
-
-// withoutEtcdVars drops ETCD_* variables: arbor reads them, and a stray
-// one in the caller's environment would change the server under test.
-func withoutEtcdVars(env []string) []string {
-	var kept []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "ETCD_") {
-			kept = append(kept, kv)
-		}
-	}
-	return kept
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,27 +97,13 @@ type server struct {
 	kind      string // "etcd" or "arbor"
 	clientURL string
 	peerURL   string
-	cmd       *exec.Cmd
-	logs      *testutil.Buffer
-	exited    chan struct{}
-	exitErr   error
+	args      []string       // the command line
+	proc      *testutil.Proc // set by start
 	client    *http.Client
 }
 
 // memberName is the same on both sides so /v2/members compares directly.
 const memberName = "compat"
-
-// cleanEnv drops ETCD_* variables: both programs read them, and a stray
-// one in the caller's environment would change what is compared.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ETCD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
 
 func newServer(t *testing.T, kind string) *server {
 	cport, pport := testutil.FreePort(t), testutil.FreePort(t)
@@ -151,23 +136,20 @@ func newServer(t *testing.T, kind string) *server {
 	default:
 		t.Fatalf("unknown server kind %q", kind)
 	}
-	s.logs = &testutil.Buffer{}
-	s.cmd = exec.Command(args[0], args[1:]...)
-	s.cmd.Env = cleanEnv()
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.args = args
 	return s
 }
 
-// start launches the process; ready must be called before use.
+// start launches the process (without ETCD_* variables, which both
+// programs read); ready must be called before use.
 func (s *server) start(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Start(); err != nil {
+	p, err := testutil.StartProc(t, exec.Command(s.args[0], s.args[1:]...))
+	if err != nil {
 		t.Fatalf("start %s: %v", s.kind, err)
 	}
-	s.exited = make(chan struct{})
-	cmd, exited := s.cmd, s.exited
-	go func() { s.exitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(s.kill)
+	s.proc = p
+	t.Cleanup(s.client.CloseIdleConnections)
 }
 
 // ready waits until the server answers /health with "true" and, for
@@ -178,8 +160,8 @@ func (s *server) ready() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.exited:
-			return fmt.Errorf("%s exited during start: %v\n%s", s.kind, s.exitErr, s.logs)
+		case <-s.proc.Exited():
+			return fmt.Errorf("%s exited during start: %v\n%s", s.kind, s.proc.Err(), s.proc.Logs)
 		default:
 		}
 		if s.settled() {
@@ -187,7 +169,7 @@ func (s *server) ready() error {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not become ready\n%s", s.kind, s.logs)
+	return fmt.Errorf("%s did not become ready\n%s", s.kind, s.proc.Logs)
 }
 
 func (s *server) settled() bool {
@@ -224,20 +206,6 @@ func (s *server) getJSON(path string, v any) bool {
 	return err == nil && resp.StatusCode == http.StatusOK && json.Unmarshal(b, v) == nil
 }
 
-// kill stops the process this test started, by its PID, and waits.
-func (s *server) kill() {
-	if s.cmd == nil || s.cmd.Process == nil || s.exited == nil {
-		return
-	}
-	select {
-	case <-s.exited:
-	default:
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.exited
-	}
-	s.client.CloseIdleConnections()
-}
-
 // pair is the reference and the system under test, started together.
 type pair struct {
 	ref *server // etcd
@@ -263,8 +231,8 @@ func startPair(t *testing.T) *pair {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("etcd log tail:\n%s", tail(p.ref.logs.String(), 3000))
-			t.Logf("arbor log tail:\n%s", tail(p.sut.logs.String(), 3000))
+			t.Logf("etcd log tail:\n%s", tail(p.ref.proc.Logs.String(), 3000))
+			t.Logf("arbor log tail:\n%s", tail(p.sut.proc.Logs.String(), 3000))
 		}
 	})
 	return p

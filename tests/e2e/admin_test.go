@@ -76,8 +76,8 @@ func TestAdminAPIAndSelfHealing(t *testing.T) {
 		all = append(all, m)
 	}
 	d := all[3]
-	if !strings.Contains(d.logs.String(), "role=learner") {
-		t.Fatalf("d's log does not say it is a learner:\n%s", d.logs)
+	if !strings.Contains(d.proc.Logs.String(), "role=learner") {
+		t.Fatalf("d's log does not say it is a learner:\n%s", d.proc.Logs)
 	}
 	for _, m := range all {
 		var cfg map[string]float64

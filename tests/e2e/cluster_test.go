@@ -276,9 +276,9 @@ func TestMembersAPIAddStartRemove(t *testing.T) {
 	}
 	// The removed member stops by itself; a alone serves writes again.
 	select {
-	case <-b.exited:
+	case <-b.proc.Exited():
 	case <-time.After(10 * time.Second):
-		t.Fatalf("removed member still running\n%s", b.logs)
+		t.Fatalf("removed member still running\n%s", b.proc.Logs)
 	}
 	if r := a.mustDo(http.MethodPut, "/after-removal", url.Values{"value": {"1"}}); r.Status != http.StatusCreated {
 		t.Fatalf("PUT on a alone: %d %s", r.Status, r.Raw)
@@ -374,8 +374,8 @@ func TestJoinAfterLogTrimmedGetsSnapshot(t *testing.T) {
 			if len(nodes) != n {
 				t.Fatalf("b has %d keys, want %d", len(nodes), n)
 			}
-			if !strings.Contains(b.logs.String(), "installed snapshot from the leader") {
-				t.Fatalf("b did not install a snapshot:\n%s", b.logs)
+			if !strings.Contains(b.proc.Logs.String(), "installed snapshot from the leader") {
+				t.Fatalf("b did not install a snapshot:\n%s", b.proc.Logs)
 			}
 			// And the cluster of two goes on.
 			if r := b.mustDo(http.MethodPut, "/after", url.Values{"value": {"1"}}); r.Status != http.StatusCreated {

@@ -59,8 +59,8 @@ func TestTornWALTailIsTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.start()
-	if !strings.Contains(strings.ToLower(m.logs.String()), "torn") {
-		t.Fatalf("no log line about the torn tail:\n%s", m.logs)
+	if !strings.Contains(strings.ToLower(m.proc.Logs.String()), "torn") {
+		t.Fatalf("no log line about the torn tail:\n%s", m.proc.Logs)
 	}
 	// The damaged record was the last write's (its entry or hard state);
 	// every earlier write must be intact.

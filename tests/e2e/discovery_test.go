@@ -17,8 +17,8 @@ func (m *member) waitHealthy(within time.Duration) {
 	m.t.Helper()
 	testutil.Eventually(m.t, within, "health of "+m.url, func() error {
 		select {
-		case <-m.exited:
-			m.t.Fatalf("arbor exited: %v\n%s", m.exitErr, m.logs)
+		case <-m.proc.Exited():
+			m.t.Fatalf("arbor exited: %v\n%s", m.proc.Err(), m.proc.Logs)
 		default:
 		}
 		code, body, err := m.getText("/health")

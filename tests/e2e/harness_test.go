@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,11 +43,8 @@ type member struct {
 	t       *testing.T
 	dataDir string
 	args    []string
-	url     string // client URL
-	cmd     *exec.Cmd
-	logs    *testutil.Buffer
-	exited  chan struct{}
-	exitErr error
+	url     string         // client URL
+	proc    *testutil.Proc // the latest process started, nil before
 }
 
 // newMember prepares a member with its own data dir and ports.
@@ -71,8 +67,8 @@ func (m *member) start() {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-m.exited:
-			m.t.Fatalf("arbor exited during start: %v\n%s", m.exitErr, m.logs)
+		case <-m.proc.Exited():
+			m.t.Fatalf("arbor exited during start: %v\n%s", m.proc.Err(), m.proc.Logs)
 		default:
 		}
 		resp, err := http.Get(m.url + "/health")
@@ -85,20 +81,15 @@ func (m *member) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	m.t.Fatalf("arbor did not become healthy\n%s", m.logs)
+	m.t.Fatalf("arbor did not become healthy\n%s", m.proc.Logs)
 }
 
 func (m *member) launch() error {
-	m.logs = &testutil.Buffer{}
-	m.cmd = exec.Command(arborBin, m.args...)
-	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
-	if err := m.cmd.Start(); err != nil {
+	p, err := testutil.StartProc(m.t, exec.Command(arborBin, m.args...))
+	if err != nil {
 		return err
 	}
-	m.exited = make(chan struct{})
-	cmd, exited := m.cmd, m.exited
-	go func() { m.exitErr = cmd.Wait(); close(exited) }()
-	m.t.Cleanup(func() { m.kill() })
+	m.proc = p
 	return nil
 }
 
@@ -110,38 +101,26 @@ func (m *member) runToExit(timeout time.Duration) (error, string) {
 		m.t.Fatal(err)
 	}
 	select {
-	case <-m.exited:
-		return m.exitErr, m.logs.String()
+	case <-m.proc.Exited():
+		return m.proc.Err(), m.proc.Logs.String()
 	case <-time.After(timeout):
 		m.kill()
-		m.t.Fatalf("arbor did not exit within %v\n%s", timeout, m.logs)
+		m.t.Fatalf("arbor did not exit within %v\n%s", timeout, m.proc.Logs)
 		return nil, ""
 	}
 }
 
 // kill sends SIGKILL to the process this test started and waits for it.
 func (m *member) kill() {
-	if m.cmd == nil || m.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-m.exited:
-	default:
-		_ = m.cmd.Process.Signal(syscall.SIGKILL)
-		<-m.exited
+	if m.proc != nil {
+		m.proc.Kill()
 	}
 }
 
 // stop asks the process to shut down cleanly and waits.
 func (m *member) stop() {
 	m.t.Helper()
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-	case <-time.After(15 * time.Second):
-		m.kill()
-		m.t.Fatalf("arbor did not stop on SIGTERM\n%s", m.logs)
-	}
+	m.proc.Stop(m.t, 15*time.Second)
 }
 
 var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

@@ -20,12 +20,10 @@ var client = &http.Client{Timeout: 3 * time.Second}
 
 // member is one arbor process in its own namespace.
 type member struct {
-	i      int
-	ns     string
-	url    string // client URL
-	cmd    *exec.Cmd
-	logs   *testutil.Buffer
-	exited chan struct{}
+	*testutil.Proc
+	i   int
+	ns  string
+	url string // client URL
 }
 
 func startMember(t *testing.T, tp *topology, bin string, i int, peers string) *member {
@@ -39,20 +37,16 @@ func startMember(t *testing.T, tp *topology, bin string, i int, peers string) *m
 	if peers != "" {
 		args = append(args, "-peers", peers)
 	}
-	m := &member{i: i, ns: ns, url: "http://" + addr + ":2379", logs: &testutil.Buffer{}, exited: make(chan struct{})}
 	// ip netns exec enters the namespace and execs arbor: the PID is
 	// arbor's own.
-	m.cmd = exec.Command("ip", args...)
-	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
-	if err := m.cmd.Start(); err != nil {
+	proc, err := testutil.StartProc(t, exec.Command("ip", args...))
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = m.cmd.Wait(); close(m.exited) }()
+	m := &member{Proc: proc, i: i, ns: ns, url: "http://" + addr + ":2379"}
 	t.Cleanup(func() {
-		_ = m.cmd.Process.Kill()
-		<-m.exited
 		if t.Failed() {
-			t.Logf("member m%d log:\n%s", i, m.logs.String())
+			t.Logf("member m%d log:\n%s", i, m.Logs.String())
 		}
 	})
 	return m
