@@ -289,12 +289,7 @@ func TestMembersAPIAddStartRemove(t *testing.T) {
 // leader first extends pending expirations by the time without a leader.
 // It still expires afterwards, on every member, with an expire event.
 func TestTTLSurvivesLeaderChange(t *testing.T) {
-	a := newMember(t, "-name", "a")
-	a.start()
-	b := newMember(t, "-name", "b", "-peers", a.peerAddr())
-	b.start()
-	c := newMember(t, "-name", "c", "-peers", a.peerAddr())
-	c.start()
+	a, b, c := startThree(t)
 	all := []*member{a, b, c}
 	leaderID, err := leaderOf(a)
 	if err != nil {
@@ -389,12 +384,7 @@ func TestJoinAfterLogTrimmedGetsSnapshot(t *testing.T) {
 // comes back (their peer ports answer it 410 Gone) and stops, exit status
 // 0, instead of sitting without a leader; the others keep serving.
 func TestMemberRemovedWhileDownStopsOnReturn(t *testing.T) {
-	a := newMember(t, "-name", "a")
-	a.start()
-	b := newMember(t, "-name", "b", "-peers", a.peerAddr())
-	b.start()
-	c := newMember(t, "-name", "c", "-peers", a.peerAddr())
-	c.start()
+	a, b, c := startThree(t)
 	cID := selfID(t, c)
 	c.kill()
 
@@ -417,4 +407,16 @@ func TestMemberRemovedWhileDownStopsOnReturn(t *testing.T) {
 			t.Fatalf("PUT on %s after the removal: %d %s", m.url, r.Status, r.Raw)
 		}
 	}
+}
+
+// startThree starts members a, b and c, b and c joining through a.
+func startThree(t *testing.T) (a, b, c *member) {
+	t.Helper()
+	a = newMember(t, "-name", "a")
+	a.start()
+	b = newMember(t, "-name", "b", "-peers", a.peerAddr())
+	b.start()
+	c = newMember(t, "-name", "c", "-peers", a.peerAddr())
+	c.start()
+	return a, b, c
 }
