@@ -28,11 +28,11 @@ func FuzzParseHead(f *testing.F) {
 			return
 		}
 		b = b[:n]
-		h, ok := parseHead(b, "/v2/keys")
+		h, ok := parseHead(b, "/v2/keys", nil)
 		if !ok {
 			return
 		}
-		lane, err := h.httpRequest(context.Background(), nil, "")
+		lane, err := h.httpRequest((&http.Request{}).WithContext(context.Background()), nil, "")
 		if err != nil {
 			return // handed to net/http
 		}

@@ -2,7 +2,6 @@ package httplane
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -41,11 +40,12 @@ var laneMethods = map[string]string{
 	"GET": http.MethodGet, "PUT": http.MethodPut, "POST": http.MethodPost, "DELETE": http.MethodDelete,
 }
 
-// parseHead parses the header block b (ending in the blank line). ok is
+// parseHead parses the header block b (ending in the blank line), filling
+// header (emptied first; made if nil), which a connection reuses. ok is
 // false for anything the lane leaves to net/http: other methods, versions
 // or paths; a header net/http would refuse or treat specially; anything
 // unusual. When in doubt, not ok: net/http then does what it always does.
-func parseHead(b []byte, prefix string) (h head, ok bool) {
+func parseHead(b []byte, prefix string, header http.Header) (h head, ok bool) {
 	line, rest, _ := bytes.Cut(b, []byte("\r\n"))
 	m, line, found := bytes.Cut(line, []byte(" "))
 	if !found {
@@ -59,7 +59,11 @@ func parseHead(b []byte, prefix string) (h head, ok bool) {
 		return h, false
 	}
 	h.target = target
-	h.header = make(http.Header, 8)
+	if header == nil {
+		header = make(http.Header, 8)
+	}
+	clear(header)
+	h.header = header
 	hosts, lengths := 0, 0
 	for {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
@@ -108,31 +112,31 @@ func parseHead(b []byte, prefix string) (h head, ok bool) {
 	return h, hosts == 1 && lengths <= 1
 }
 
-// httpRequest builds the *http.Request the handler sees.
-func (h *head) httpRequest(ctx context.Context, body []byte, remote string) (*http.Request, error) {
+// httpRequest builds the *http.Request the handler sees, as a copy of
+// base, an empty request carrying the connection's context (one
+// allocation instead of a request and its WithContext copy).
+func (h *head) httpRequest(base *http.Request, body []byte, remote string) (*http.Request, error) {
 	target := string(h.target)
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
 		return nil, err
 	}
-	r := &http.Request{
-		Method:        h.method,
-		URL:           u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h.header,
-		Body:          http.NoBody,
-		ContentLength: int64(h.contentLength),
-		Host:          h.host,
-		RemoteAddr:    remote,
-		RequestURI:    target,
-		Close:         h.close,
-	}
+	r := new(http.Request)
+	*r = *base
+	r.Method = h.method
+	r.URL = u
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header = h.header
+	r.Body = http.NoBody
+	r.ContentLength = int64(h.contentLength)
+	r.Host = h.host
+	r.RemoteAddr = remote
+	r.RequestURI = target
+	r.Close = h.close
 	if len(body) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	return r.WithContext(ctx), nil
+	return r, nil
 }
 
 // hasPathPrefix: target's path is prefix or goes on below it or with a query.

@@ -172,7 +172,9 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	resp   responseWriter
-	body   []byte // the current request's body, copied out of br
+	body   []byte        // the current request's body, copied out of br
+	header http.Header   // the current request's header, reused
+	base   *http.Request // empty request with ctx, copied for each request
 }
 
 // closeIfIdle closes the connection if it is waiting for a request.
@@ -247,7 +249,7 @@ func (c *conn) serveOne() (outcome, error) {
 	if hdrLen == 0 {
 		return c.handOff()
 	}
-	req, ok := parseHead(c.peeked(hdrLen), c.srv.Prefix)
+	req, ok := parseHead(c.peeked(hdrLen), c.srv.Prefix, c.header)
 	if !ok || req.contentLength > readBufferSize-hdrLen {
 		return c.handOff()
 	}
@@ -263,7 +265,11 @@ func (c *conn) serveOne() (outcome, error) {
 	if formNeedsHTTP(req.rawQuery(), c.srv.NeedsHTTP) || formNeedsHTTP(c.body, c.srv.NeedsHTTP) {
 		return c.handOff()
 	}
-	r, err := req.httpRequest(c.ctx, c.body, c.remote)
+	c.header = req.header
+	if c.base == nil {
+		c.base = (&http.Request{}).WithContext(c.ctx)
+	}
+	r, err := req.httpRequest(c.base, c.body, c.remote)
 	if err != nil {
 		return c.handOff()
 	}
