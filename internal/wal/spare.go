@@ -1,8 +1,10 @@
 package wal
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // spareName is the file the next segment is prepared in. It ends in
@@ -27,6 +29,7 @@ type spare struct {
 	done chan struct{} // closed when f and err are set
 	f    *os.File
 	err  error
+	stop atomic.Bool // set by dropSpare: give up early
 }
 
 // prepareSpare starts writing the spare for the segment after the current
@@ -36,7 +39,7 @@ func (w *WAL) prepareSpare() {
 	size := w.opts.segmentSize
 	go func() {
 		defer close(s.done)
-		s.f, s.err = writeZeros(s.path, size)
+		s.f, s.err = writeZeros(s.path, size, &s.stop)
 	}()
 	w.spare = s
 }
@@ -72,6 +75,7 @@ func (w *WAL) dropSpare() {
 		return
 	}
 	w.spare = nil
+	s.stop.Store(true)
 	<-s.done
 	if s.f != nil {
 		s.f.Close()
@@ -79,8 +83,12 @@ func (w *WAL) dropSpare() {
 	os.Remove(s.path)
 }
 
-// writeZeros creates path holding size zero bytes, all of them durable.
-func writeZeros(path string, size int64) (*os.File, error) {
+// errSpareDropped ends a spare the WAL no longer wants.
+var errSpareDropped = errors.New("wal: spare segment dropped")
+
+// writeZeros creates path holding size zero bytes, all of them durable,
+// unless stop is set first.
+func writeZeros(path string, size int64, stop *atomic.Bool) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
@@ -88,6 +96,10 @@ func writeZeros(path string, size int64) (*os.File, error) {
 	zeros := make([]byte, 1<<20)
 	var unflushed int64
 	for off := int64(0); off < size; {
+		if stop.Load() {
+			f.Close()
+			return nil, errSpareDropped
+		}
 		n := min(int64(len(zeros)), size-off)
 		if _, err := f.WriteAt(zeros[:n], off); err != nil {
 			f.Close()

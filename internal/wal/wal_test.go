@@ -63,6 +63,9 @@ func mustCreate(t *testing.T, dir string, opts ...Option) *WAL {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Close is idempotent; closing at the end also stops the spare
+	// segment being written before the test's temp dir is removed.
+	t.Cleanup(func() { w.Close() })
 	return w
 }
 
@@ -72,6 +75,7 @@ func mustOpen(t *testing.T, dir string, snapIndex uint64, log *slog.Logger, opts
 	if err != nil {
 		t.Fatalf("Open(%d): %v", snapIndex, err)
 	}
+	t.Cleanup(func() { w.Close() })
 	if string(md) != "member=1 cluster=2" {
 		t.Fatalf("metadata = %q", md)
 	}
