@@ -33,7 +33,7 @@ func startArborOn(t *testing.T, bin, dataDir string, extra ...string) *arborProc
 	clientAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	peerAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cmd := exec.Command(bin, append([]string{"-data-dir", dataDir, "-addr", clientAddr, "-peer-addr", peerAddr}, extra...)...)
-	dieWithParent(cmd)
+	testutil.DieWithParent(cmd)
 	proc, err := testutil.StartProc(t, cmd)
 	if err != nil {
 		t.Fatalf("start arbor: %v", err)

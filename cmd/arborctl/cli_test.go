@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // These tests cover what the golden files cannot: arborctl's own
@@ -444,7 +446,7 @@ func TestSIGINT(t *testing.T) {
 		cmd.Env = []string{"ARBORCTL_TEST_BE_MAIN=1", "PATH=" + os.Getenv("PATH")}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
-		dieWithParent(cmd)
+		testutil.DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
 // Each shell gets a script that registers completion for arborctl and
@@ -99,7 +101,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 	} {
 		cmd := exec.Command("bash", "-c", harness, "bash", tc.line)
 		cmd.Env = []string{"ARBORCTL_TEST_BE_MAIN=1", "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
-		dieWithParent(cmd)
+		testutil.DieWithParent(cmd)
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("%q: %v", tc.line, err)

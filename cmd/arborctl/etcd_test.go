@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +14,7 @@ import (
 // etcdctl in v2 mode. Tests that need them skip, saying why, when they are
 // not installed.
 const (
-	etcdBin    = "/usr/bin/etcd"
+	etcdBin    = testutil.EtcdBin
 	etcdctlBin = "/usr/bin/etcdctl"
 )
 
@@ -41,65 +37,13 @@ func startEtcd(t *testing.T, clientPort int) string {
 	if clientPort == 0 {
 		clientPort, peerPort = testutil.FreePort(t), testutil.FreePort(t)
 	}
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	for _, u := range []string{clientURL, peerURL} {
-		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(u, "http://"), time.Second); err == nil {
+	for _, port := range []int{clientPort, peerPort} {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 			c.Close()
-			t.Fatalf("%s is already in use; is an earlier test's etcd still running?", u)
+			t.Fatalf("port %d is already in use; is an earlier test's etcd still running?", port)
 		}
 	}
-	var logs testutil.Buffer
-	cmd := exec.Command(etcdBin,
-		"--enable-v2=true",
-		"--name", "ref",
-		"--data-dir", t.TempDir(),
-		"--listen-client-urls", clientURL,
-		"--advertise-client-urls", clientURL,
-		"--listen-peer-urls", peerURL,
-		"--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "ref="+peerURL,
-		"--initial-cluster-token", "arborctl-test",
-	)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("etcd log:\n%s", logs.String())
-		}
-	})
-	// Wait for it to answer, polling: there is nothing to be notified by.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, clientURL+"/v2/keys/", nil)
-		resp, err := http.DefaultClient.Do(req)
-		cancel()
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return clientURL
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("etcd exited:\n%s", logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd did not answer within 30s:\n%s", logs.String())
-		}
-	}
+	return testutil.StartEtcd(t, testutil.EtcdMember{Name: "ref", Token: "arborctl-test"}, clientPort, peerPort, "this test compares with a real etcd")
 }
 
 // freeDeadURL returns a URL nothing listens on.

@@ -346,7 +346,7 @@ func (p *proxy) record(s spec, dead string) *golden {
 	cmd.Stdin = strings.NewReader(s.stdin)
 	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	dieWithParent(cmd)
+	testutil.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", s.name, err)
 	}

@@ -204,7 +204,7 @@ func runSeedStep(t *testing.T, etcdURL string, argv, env []string, step seedStep
 	cmd.Env = env
 	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	dieWithParent(cmd)
+	testutil.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestSIGINTEndsWatchForever(t *testing.T) {
 	cmd.Env = []string{"ARBORCTL_TEST_BE_MAIN=1", "PATH=" + os.Getenv("PATH")}
 	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	dieWithParent(cmd)
+	testutil.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,6 @@ package discovery
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -15,54 +11,12 @@ import (
 	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
-// etcdBin is the reference implementation (Debian's etcd-server, 3.4).
-const etcdBin = "/usr/bin/etcd"
-
 // startEtcd runs a single-member etcd with the v2 API on two free
 // loopback ports until the test ends and returns its client URL.
 func startEtcd(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(etcdBin); err != nil {
-		t.Skipf("%s not installed (Debian package etcd-server; `make deps`): this test uses a real etcd as the discovery service", etcdBin)
-	}
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t))
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t))
-	logs := &testutil.Buffer{}
-	cmd := exec.Command(etcdBin, "--enable-v2=true", "--name", "disco", "--data-dir", t.TempDir(),
-		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "disco="+peerURL, "--initial-cluster-token", "discovery-test")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("etcd log:\n%s", logs.String())
-		}
-	})
-	// Poll: another process's readiness sends no notification.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(clientURL + "/v2/keys/"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return clientURL
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("etcd exited:\n%s", logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd did not answer within 30s:\n%s", logs.String())
-		}
-	}
+	return testutil.StartEtcd(t, testutil.EtcdMember{Name: "disco", Token: "discovery-test"}, testutil.FreePort(t), testutil.FreePort(t),
+		"this test uses a real etcd as the discovery service")
 }
 
 // etcd 3.4 as the discovery service: a token made by NewHandler over

@@ -20,10 +20,10 @@ type Proc struct {
 	err    error // set before exited is closed
 }
 
-// StartProc starts cmd with its output collected in Logs and, unless cmd
-// has its own environment, the test's environment without ETCD_*
-// variables (arbor reads them: a stray one would change the server under
-// test).
+// StartProc starts cmd with its output collected in Logs, tied to the
+// test binary's life (DieWithParent) and, unless cmd has its own
+// environment, the test's environment without ETCD_* variables (arbor and
+// etcd read them: a stray one would change the server under test).
 func StartProc(t testing.TB, cmd *exec.Cmd) (*Proc, error) {
 	t.Helper()
 	p := &Proc{Cmd: cmd, Logs: &Buffer{}, exited: make(chan struct{})}
@@ -31,6 +31,7 @@ func StartProc(t testing.TB, cmd *exec.Cmd) (*Proc, error) {
 		cmd.Env = withoutEtcdVars(os.Environ())
 	}
 	cmd.Stdout, cmd.Stderr = p.Logs, p.Logs
+	DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
