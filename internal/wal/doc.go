@@ -25,9 +25,9 @@
 //
 // Each segment reserves DefaultSegmentSize bytes when created, so the file
 // size does not change as records are appended and fdatasync has no size
-// to update. The next segment is written ahead, in the background, as
-// spare.wal.tmp: DefaultSegmentSize zero bytes, made durable 8 MiB at a
-// time. A segment started from it has its blocks written already, which
+// to update. Once a segment is half full, the next one is written ahead,
+// in the background, as spare.wal.tmp: DefaultSegmentSize zero bytes,
+// made durable 8 MiB at a time. A segment started from it has its blocks written already, which
 // makes each fdatasync cheaper (~15% here) than in fallocate'd space,
 // whose blocks the file system must first mark as holding data. If the
 // spare is not ready (or failed), the segment is fallocate'd at once

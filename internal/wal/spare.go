@@ -23,13 +23,23 @@ const spareFlushBytes = 8 << 20
 // the blocks now hold data. Into blocks already written, it flushes data
 // alone: ~15% faster fdatasyncs here, the step every client write waits
 // for. Writing the zeros when the segment starts would stall the log, so
-// they are written ahead, while the current segment fills.
+// they are written ahead, while the current segment fills (from half way).
 type spare struct {
 	path string
 	done chan struct{} // closed when f and err are set
 	f    *os.File
 	err  error
 	stop atomic.Bool // set by dropSpare: give up early
+}
+
+// maybePrepareSpare starts writing the spare once the current segment is
+// half full and none is being written: half a segment's worth of writes
+// is ample time for it, and a log that never fills a segment (a small or
+// short-lived member, a test) never writes one.
+func (w *WAL) maybePrepareSpare() {
+	if w.spare == nil && w.off >= w.opts.segmentSize/2 {
+		w.prepareSpare()
+	}
 }
 
 // prepareSpare starts writing the spare for the segment after the current
@@ -60,9 +70,9 @@ func (w *WAL) takeSpare() *os.File {
 	w.spare = nil
 	if s.err != nil {
 		// Disk full and the like: the fallback reports it if it persists.
+		// The next segment tries again once it is half full.
 		w.log.Warn("wal: preparing the next segment failed", "path", s.path, "err", s.err)
 		os.Remove(s.path)
-		w.prepareSpare()
 		return nil
 	}
 	return s.f

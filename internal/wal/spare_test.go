@@ -23,9 +23,10 @@ func waitSpare(t *testing.T, w *WAL) *spare {
 	return w.spare
 }
 
-// A new segment is the spare written ahead (zeros, durable), and the next
-// spare is started at once; a log of such segments reads back whole, and
-// Close leaves no spare behind.
+// No spare is written for a segment until it is half full; then a new
+// segment is the spare written ahead (zeros, durable), and the next one is
+// not started before that segment is half full in turn. A log of such
+// segments reads back whole, and Close leaves no spare behind.
 func TestSegmentsStartFromTheSpare(t *testing.T) {
 	dir := t.TempDir()
 	const size = 4096
@@ -34,10 +35,18 @@ func TestSegmentsStartFromTheSpare(t *testing.T) {
 	var all []raftpb.Entry
 	next := uint64(1)
 	for rolls := 0; rolls < 3; {
-		first := waitSpare(t, w)
-		data, err := os.ReadFile(spareFile)
-		if err != nil || len(data) != size || !bytes.Equal(data, make([]byte, size)) {
-			t.Fatalf("spare: %d bytes (%v), want %d zeros", len(data), err, size)
+		var first *spare
+		if w.spare != nil {
+			if w.off < size/2 {
+				t.Fatalf("spare started at offset %d, before half of %d", w.off, size)
+			}
+			first = waitSpare(t, w)
+			data, err := os.ReadFile(spareFile)
+			if err != nil || len(data) != size || !bytes.Equal(data, make([]byte, size)) {
+				t.Fatalf("spare: %d bytes (%v), want %d zeros", len(data), err, size)
+			}
+		} else if _, err := os.Stat(spareFile); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a spare file without a spare: %v", err)
 		}
 		segs := len(w.segs)
 		ents := mkEnts(next, next+2, 1, 300)
@@ -45,14 +54,17 @@ func TestSegmentsStartFromTheSpare(t *testing.T) {
 		mustSave(t, w, raftpb.HardState{Term: 1, Commit: next - 1}, ents)
 		all = append(all, ents...)
 		if len(w.segs) == segs {
-			if w.spare != first {
+			if first != nil && w.spare != first {
 				t.Fatal("the spare changed without a new segment")
 			}
 			continue
 		}
 		rolls++
-		if w.spare == first {
-			t.Fatal("a new segment did not take the spare")
+		if first == nil {
+			t.Fatal("a segment rolled without a spare ready")
+		}
+		if w.spare != nil {
+			t.Fatal("a new segment did not take the spare, or the next started at once")
 		}
 		if fi, err := os.Stat(w.segs[len(w.segs)-1].path); err != nil || fi.Size() != size {
 			t.Fatalf("new segment: %v, %v", fi, err)
@@ -69,9 +81,9 @@ func TestSegmentsStartFromTheSpare(t *testing.T) {
 	checkEnts(t, got, all)
 }
 
-// A spare left by a crash (here: garbage) is deleted by Open, which then
-// writes a fresh one.
-func TestOpenReplacesLeftoverSpare(t *testing.T) {
+// A spare left by a crash (here: garbage) is deleted by Open; a log far
+// from filling its segment gets no new one.
+func TestOpenRemovesLeftoverSpare(t *testing.T) {
 	dir := t.TempDir()
 	const size = 4096
 	w := mustCreate(t, dir, SegmentSize(size))
@@ -84,8 +96,7 @@ func TestOpenReplacesLeftoverSpare(t *testing.T) {
 	w, _, got := mustOpen(t, dir, 0, nil, SegmentSize(size))
 	defer w.Close()
 	checkEnts(t, got, mkEnts(1, 2, 1, 20))
-	waitSpare(t, w)
-	if data, err := os.ReadFile(spareFile); err != nil || !bytes.Equal(data, make([]byte, size)) {
-		t.Fatalf("spare after Open: %d bytes (%v), want %d zeros", len(data), err, size)
+	if _, err := os.Stat(spareFile); !errors.Is(err, os.ErrNotExist) || w.spare != nil {
+		t.Fatalf("leftover spare after Open: %v (spare %v)", err, w.spare != nil)
 	}
 }

@@ -145,7 +145,6 @@ func Create(dir string, metadata []byte, log *slog.Logger, opts ...Option) (*WAL
 		w.Close()
 		return nil, fmt.Errorf("wal: create: %w", err)
 	}
-	w.prepareSpare()
 	return w, nil
 }
 
@@ -242,7 +241,6 @@ func Open(dir string, snapIndex uint64, log *slog.Logger, opts ...Option) (w *WA
 	w.hs = r.hs
 	w.snapIndex, w.snapTerm = r.snapIndex, r.snapTerm
 	w.lastIndex = max(r.lastIndex, r.snapIndex, snapIndex)
-	w.prepareSpare()
 
 	hs = r.hs
 	if hs != (raftpb.HardState{}) && hs.Commit < snapIndex {
@@ -509,6 +507,7 @@ func (w *WAL) write(buf []byte, sync bool) error {
 		return w.fail(fmt.Errorf("wal: write: %w", err))
 	}
 	w.off += int64(len(buf))
+	w.maybePrepareSpare()
 	if !sync {
 		return nil
 	}
@@ -598,9 +597,6 @@ func (w *WAL) startSegment(seq uint64) error {
 	w.f = f
 	w.off = int64(len(head))
 	w.headEnd = int64(len(head))
-	if fromSpare {
-		w.prepareSpare()
-	}
 	return nil
 }
 
