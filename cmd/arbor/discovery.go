@@ -70,11 +70,19 @@ func discover(ctx context.Context, cfg *config.Config, peerTLS *tls.Config, log 
 
 // withDiscoveryService serves GET /new?size=N (a fresh discovery token
 // under /_etcd/registry, written through this member's log) next to h.
+//
+// Not an http.ServeMux: a mux answers every unclean path (/v2/keys//a) with
+// a redirect, which the keys API serves as the clean key instead, and it
+// costs a few allocations per request.
 func withDiscoveryService(h http.Handler, srv *server.Server, publicURL string) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/new", discovery.NewHandler(registryKeys{srv}, func(*http.Request) string { return publicURL }))
-	mux.Handle("/", h)
-	return mux
+	disc := discovery.NewHandler(registryKeys{srv}, func(*http.Request) string { return publicURL })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/new" {
+			disc.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // registryKeys creates discovery keys through the member's own writes.
