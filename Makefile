@@ -47,6 +47,7 @@ verify:
 # fuzz-short runs each fuzz target for a short while beyond its seeds.
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKeyRequest$$' -fuzztime 20s ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzParseForm$$' -fuzztime 20s ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime 20s ./internal/wal
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestUnmarshal$$' -fuzztime 20s ./internal/store
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime 20s ./internal/store

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -177,7 +176,7 @@ func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
 	// etcd sets the cluster ID header on the keys and members routes only
 	// (on the keys route, not on its 405 answers).
 	clusterID := func() { w.Header()["X-Etcd-Cluster-Id"] = []string{strconv.FormatUint(st.ClusterID, 16)} }
-	p := path.Clean("/" + r.URL.Path)
+	p := cleanPath(r.URL.Path)
 	if p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/") {
 		if !allowMethod(w, r, http.MethodHead, http.MethodGet, http.MethodPut,
 			http.MethodPost, http.MethodDelete) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -42,11 +41,20 @@ type keyRequest struct {
 // keyFromPath returns the key a /v2/keys URL path names, cleaned, or
 // ok=false when the path is not under /v2/keys.
 func keyFromPath(p string) (key string, ok bool) {
-	p = path.Clean("/" + p)
+	p = cleanPath(p)
 	if p != keysPrefix && !strings.HasPrefix(p, keysPrefix+"/") {
 		return "", false
 	}
-	return path.Clean("/" + p[len(keysPrefix):]), true
+	return cleanPath(p[len(keysPrefix):]), true
+}
+
+// cleanPath is path.Clean of p made absolute. It allocates only when p
+// changes: a clean absolute path, the usual case, comes back as is.
+func cleanPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return path.Clean(p)
 }
 
 // parseKeyRequest reads a /v2/keys request's parameters the way etcd 3.4
@@ -63,7 +71,8 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 	// net/http reads the body only for POST, PUT and PATCH, so a DELETE's
 	// form body is ignored, exactly as etcd (which uses the same call)
 	// ignores it.
-	if err := r.ParseForm(); err != nil {
+	form, err := parseForm(r)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, apierr.Newf(apierr.InvalidForm, 0,
@@ -71,7 +80,6 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 		}
 		return nil, apierr.New(apierr.InvalidForm, err.Error(), 0)
 	}
-	form := r.Form
 
 	kr := &keyRequest{method: r.Method}
 	key, ok := keyFromPath(r.URL.Path)
@@ -114,8 +122,8 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 		return nil, apierr.New(apierr.InvalidField, `"wait" can only be used with GET requests`, 0)
 	}
 
-	prevValue := form.Get("prevValue")
-	if _, given := form["prevValue"]; given && prevValue == "" {
+	prevValue, given := form.get("prevValue")
+	if given && prevValue == "" {
 		return nil, apierr.New(apierr.PrevValueReq, `"prevValue" cannot be empty`, 0)
 	}
 
@@ -125,7 +133,7 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 
 	// An empty ttl= means "no TTL" (it is how clients clear one).
 	var ttl *uint64
-	if form.Get("ttl") != "" {
+	if form.value("ttl") != "" {
 		v, err := formUint(form, "ttl")
 		if err != nil || v > maxTTL {
 			return nil, apierr.New(apierr.TTLNaN, `invalid value for "ttl"`, 0)
@@ -134,7 +142,7 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 	}
 
 	var prevExist *bool
-	if _, given := form["prevExist"]; given {
+	if form.has("prevExist") {
 		v, err := formBool(form, "prevExist")
 		if err != nil {
 			// etcd quotes the name for every flag but this one and refresh.
@@ -144,12 +152,12 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 	}
 
 	var refresh bool
-	if _, given := form["refresh"]; given {
+	if form.has("refresh") {
 		if refresh, err = formBool(form, "refresh"); err != nil {
 			return nil, apierr.New(apierr.InvalidField, "invalid value for refresh", 0)
 		}
 		if refresh {
-			if _, given := form["value"]; given && form.Get("value") != "" {
+			if form.value("value") != "" {
 				return nil, apierr.New(apierr.RefreshValue, "A value was provided on a refresh", 0)
 			}
 			if ttl == nil {
@@ -176,7 +184,7 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 	w := &store.Request{
 		Method:    m,
 		Path:      kr.key,
-		Val:       form.Get("value"),
+		Val:       form.value("value"),
 		Dir:       dir,
 		PrevValue: prevValue,
 		PrevIndex: prevIndex,
@@ -218,12 +226,12 @@ func expiration(now time.Time, ttl uint64) (int64, bool) {
 // formBool parses the first value of name with strconv.ParseBool, the
 // spellings etcd accepts (1 t T TRUE true True 0 f F FALSE false False).
 // A missing name is false.
-func formBool(form url.Values, name string) (bool, error) {
-	vs, ok := form[name]
-	if !ok || len(vs) == 0 {
+func formBool(f form, name string) (bool, error) {
+	v, ok := f.get(name)
+	if !ok {
 		return false, nil
 	}
-	b, err := strconv.ParseBool(vs[0])
+	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return false, fmt.Errorf("httpapi: %s: %w", name, err)
 	}
@@ -232,12 +240,12 @@ func formBool(form url.Values, name string) (bool, error) {
 
 // formUint parses the first value of name as a base-10 uint64 (no sign, no
 // prefix, as etcd). A missing name is 0.
-func formUint(form url.Values, name string) (uint64, error) {
-	vs, ok := form[name]
-	if !ok || len(vs) == 0 {
+func formUint(f form, name string) (uint64, error) {
+	v, ok := f.get(name)
+	if !ok {
 		return 0, nil
 	}
-	n, err := strconv.ParseUint(vs[0], 10, 64)
+	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("httpapi: %s: %w", name, err)
 	}
