@@ -2,8 +2,10 @@ package httplane
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -173,9 +175,16 @@ type conn struct {
 	bw     *bufio.Writer
 	resp   responseWriter
 	body   []byte        // the current request's body, copied out of br
+	bodyR  bodyReader    // reads body; the request's Body when it has one
+	rd, wd deadline      // the connection's read and write deadlines
 	header http.Header   // the current request's header, reused
 	base   *http.Request // empty request with ctx, copied for each request
 }
+
+// bodyReader is a request body held in memory.
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
 
 // closeIfIdle closes the connection if it is waiting for a request.
 func (c *conn) closeIfIdle() {
@@ -223,7 +232,7 @@ func (c *conn) serveOne() (outcome, error) {
 	if idle == 0 {
 		idle = hs.ReadTimeout
 	}
-	setDeadline(c.rwc.SetReadDeadline, idle)
+	c.rd.update(c.rwc.SetReadDeadline, idle)
 	if c.br.Buffered() == 0 {
 		if err := c.bw.Flush(); err != nil {
 			return closeConn, err
@@ -236,11 +245,15 @@ func (c *conn) serveOne() (outcome, error) {
 		return closeConn, nil // Shutdown closed it
 	}
 	start := time.Now()
-	hdrTimeout := hs.ReadHeaderTimeout
-	if hdrTimeout == 0 {
-		hdrTimeout = hs.ReadTimeout
+	if headerEnd(c.peeked(c.br.Buffered())) == 0 {
+		// More to read: the header has its own time limit. (A request
+		// that came whole needs no read deadline but the idle one.)
+		hdrTimeout := hs.ReadHeaderTimeout
+		if hdrTimeout == 0 {
+			hdrTimeout = hs.ReadTimeout
+		}
+		c.rd.update(c.rwc.SetReadDeadline, hdrTimeout)
 	}
-	setDeadline(c.rwc.SetReadDeadline, hdrTimeout)
 
 	hdrLen, err := c.peekHeader()
 	if err != nil {
@@ -253,9 +266,9 @@ func (c *conn) serveOne() (outcome, error) {
 	if !ok || req.contentLength > readBufferSize-hdrLen {
 		return c.handOff()
 	}
-	if req.contentLength > 0 {
+	if req.contentLength > 0 && c.br.Buffered() < hdrLen+req.contentLength {
 		if hs.ReadTimeout > 0 {
-			_ = c.rwc.SetReadDeadline(start.Add(hs.ReadTimeout))
+			c.rd.setAt(c.rwc.SetReadDeadline, start.Add(hs.ReadTimeout))
 		}
 		if _, err := c.br.Peek(hdrLen + req.contentLength); err != nil {
 			return closeConn, err
@@ -269,7 +282,12 @@ func (c *conn) serveOne() (outcome, error) {
 	if c.base == nil {
 		c.base = (&http.Request{}).WithContext(c.ctx)
 	}
-	r, err := req.httpRequest(c.base, c.body, c.remote)
+	var body io.ReadCloser
+	if len(c.body) > 0 {
+		c.bodyR.Reset(c.body)
+		body = &c.bodyR
+	}
+	r, err := req.httpRequest(c.base, body, c.remote)
 	if err != nil {
 		return c.handOff()
 	}
@@ -277,7 +295,7 @@ func (c *conn) serveOne() (outcome, error) {
 	if _, err := c.br.Discard(hdrLen + req.contentLength); err != nil {
 		return closeConn, err
 	}
-	setDeadline(c.rwc.SetWriteDeadline, hs.WriteTimeout)
+	c.wd.update(c.rwc.SetWriteDeadline, hs.WriteTimeout)
 	c.resp.reset()
 	if !c.callHandler(r) {
 		return closeConn, nil
@@ -332,7 +350,7 @@ func (c *conn) handOff() (outcome, error) {
 	if err := c.bw.Flush(); err != nil {
 		return closeConn, err
 	}
-	_ = c.rwc.SetDeadline(time.Time{})
+	_ = c.rwc.SetDeadline(time.Time{}) // net/http sets its own
 	c.srv.untrack(c)
 	if !c.srv.handoff.give(&handedConn{Conn: c.rwc, br: c.br}) {
 		return closeConn, nil
@@ -340,11 +358,34 @@ func (c *conn) handOff() (outcome, error) {
 	return handedOff, nil
 }
 
-// setDeadline sets a deadline d from now, or none for d == 0.
-func setDeadline(set func(time.Time) error, d time.Duration) {
-	if d > 0 {
-		_ = set(time.Now().Add(d))
-	} else {
-		_ = set(time.Time{})
+// deadline tracks the read or write deadline set on a connection, so that
+// it is moved only when that matters: setting one costs a runtime timer
+// update, which was a few per cent of a request.
+type deadline struct {
+	at    time.Time // zero: none
+	known bool      // at is what the connection has
+}
+
+// update sets the deadline d from now (none for d == 0), unless the one
+// set already ends less than a 64th of d before that: a keep-alive
+// connection's next request then keeps its predecessor's deadline, at
+// most that much earlier than its own would be.
+func (dl *deadline) update(set func(time.Time) error, d time.Duration) {
+	if d <= 0 {
+		if !dl.known || !dl.at.IsZero() {
+			dl.setAt(set, time.Time{})
+		}
+		return
 	}
+	want := time.Now().Add(d)
+	if dl.known && !dl.at.IsZero() && !want.Before(dl.at) && want.Sub(dl.at) < d/64 {
+		return
+	}
+	dl.setAt(set, want)
+}
+
+// setAt sets the deadline t (none for the zero time).
+func (dl *deadline) setAt(set func(time.Time) error, t time.Time) {
+	_ = set(t)
+	dl.at, dl.known = t, true
 }

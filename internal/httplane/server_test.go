@@ -256,13 +256,14 @@ func TestShutdown(t *testing.T) {
 }
 
 // A client that stops halfway through its headers is cut off after
-// ReadHeaderTimeout; a served connection then idles for IdleTimeout.
+// ReadHeaderTimeout, one that stops halfway through its body after
+// ReadTimeout; a served connection then idles for IdleTimeout.
 func TestTimeouts(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: http.HandlerFunc(echo), ReadHeaderTimeout: 100 * time.Millisecond, IdleTimeout: 200 * time.Millisecond}
+	hs := &http.Server{Handler: http.HandlerFunc(echo), ReadHeaderTimeout: 100 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, IdleTimeout: 200 * time.Millisecond}
 	ls := &Server{HTTP: hs, Prefix: "/v2/keys"}
 	go func() { _ = ls.Serve(ln) }()
 	defer ls.Shutdown(context.Background())
@@ -272,6 +273,7 @@ func TestTimeouts(t *testing.T) {
 		answers   int
 	}{
 		{"half a header", "GET /v2/keys/a HTTP/1.1\r\nHost:", 0},
+		{"half a body", "PUT /v2/keys/a HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nvalue", 0},
 		{"idle after an answer", "GET /v2/keys/a HTTP/1.1\r\nHost: h\r\n\r\n", 1},
 	} {
 		c, err := net.Dial("tcp", ln.Addr().String())
@@ -326,4 +328,40 @@ func TestConcurrentClients(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// A deadline is moved only when the new one is later by a 64th of its
+// duration or more, or when it is removed or brought forward.
+func TestDeadlineUpdate(t *testing.T) {
+	var sets []time.Time
+	set := func(at time.Time) error { sets = append(sets, at); return nil }
+	var dl deadline
+	dl.update(set, time.Minute) // first: always set
+	dl.update(set, time.Minute) // a moment later: kept
+	if len(sets) != 1 || time.Until(sets[0]) < 59*time.Second {
+		t.Fatalf("sets %v", sets)
+	}
+	dl.update(set, time.Second) // earlier: set
+	if len(sets) != 2 {
+		t.Fatalf("an earlier deadline was not set: %v", sets)
+	}
+	dl.update(set, time.Minute) // much later: set
+	dl.update(set, 0)           // none: set once
+	dl.update(set, 0)
+	if len(sets) != 4 || !sets[3].IsZero() {
+		t.Fatalf("sets %v", sets)
+	}
+	dl.at = time.Now().Add(time.Minute - 2*time.Minute/64) // older than the slack
+	dl.update(set, time.Minute)
+	if len(sets) != 5 {
+		t.Fatalf("a deadline a 32nd too early was kept: %v", sets)
+	}
+}
+
+func TestHTTPDate(t *testing.T) {
+	for _, at := range []time.Time{time.Now(), time.Unix(1e9, 0), time.Unix(1e9, 999e6), time.Unix(1e9+1, 0)} {
+		if got, want := httpDate(at), at.UTC().Format(http.TimeFormat); got != want {
+			t.Errorf("httpDate(%v) = %q, want %q", at, got, want)
+		}
+	}
 }
