@@ -41,6 +41,24 @@ func BenchmarkSet(b *testing.B) {
 	}
 }
 
+// BenchmarkSetExisting overwrites random keys of 100,000, as arbor-bench
+// put does once the key space has filled.
+func BenchmarkSetExisting(b *testing.B) {
+	const n = 100_000
+	s := benchStore(b, n)
+	reqs := make([]Request, 4096)
+	for i := range reqs {
+		reqs[i] = Request{Method: MethodPut, Path: benchKey((i * 7919) % n), Val: value256}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Apply(&reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkGetKey(b *testing.B) {
 	s := benchStore(b, 100_000)
 	b.ReportAllocs()
@@ -215,5 +233,20 @@ func restoredHeapPerKey(t testing.TB, n int) float64 {
 func BenchmarkRestoredHeapPerKey(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.ReportMetric(restoredHeapPerKey(b, 200_000), "heap-bytes/key")
+	}
+}
+
+// BenchmarkEventAppendJSON encodes a set's answer (node and prevNode with
+// 256-byte values), as every write's response does.
+func BenchmarkEventAppendJSON(b *testing.B) {
+	s := benchStore(b, 1)
+	ev, err := s.Apply(&Request{Method: MethodPut, Path: benchKey(0), Val: value256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = ev.AppendJSON(buf[:0])
 	}
 }
