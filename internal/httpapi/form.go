@@ -55,7 +55,7 @@ func parseForm(r *http.Request) (form, error) {
 		// No Content-Type: net/http takes it as application/octet-stream
 		// and reads no parameters from the body.
 	}
-	f := form{pairs: make([]formPair, 0, 8)}
+	f := form{pairs: make([]formPair, 0, min(maxFastFormPairs, strings.Count(body, "&")+strings.Count(r.URL.RawQuery, "&")+2))}
 	if !f.appendPairs(body) || !f.appendPairs(r.URL.RawQuery) {
 		return fallbackForm(body, r.URL.RawQuery)
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,25 @@ type handler struct {
 	version  []byte       // /version body, fixed at construction
 
 	streamFlushInterval time.Duration // see Options.StreamFlushInterval
+
+	clusterID atomic.Pointer[clusterIDValue] // the last cluster ID header
+}
+
+// clusterIDValue is a cluster ID and its header value, shared by every
+// answer while the ID stays the same (header values are only read).
+type clusterIDValue struct {
+	id     uint64
+	header []string
+}
+
+// clusterIDHeader returns the X-Etcd-Cluster-Id value for id.
+func (h *handler) clusterIDHeader(id uint64) []string {
+	if c := h.clusterID.Load(); c != nil && c.id == id {
+		return c.header
+	}
+	c := &clusterIDValue{id, []string{strconv.FormatUint(id, 16)}}
+	h.clusterID.Store(c)
+	return c.header
 }
 
 // New returns the client-port handler serving the etcd v2 API over b.
@@ -175,7 +195,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 func (h *handler) route(w *statusWriter, r *http.Request, st Status) {
 	// etcd sets the cluster ID header on the keys and members routes only
 	// (on the keys route, not on its 405 answers).
-	clusterID := func() { w.Header()["X-Etcd-Cluster-Id"] = []string{strconv.FormatUint(st.ClusterID, 16)} }
+	clusterID := func() { w.Header()["X-Etcd-Cluster-Id"] = h.clusterIDHeader(st.ClusterID) }
 	p := cleanPath(r.URL.Path)
 	if p == keysPrefix || strings.HasPrefix(p, keysPrefix+"/") {
 		if !allowMethod(w, r, http.MethodHead, http.MethodGet, http.MethodPut,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -432,5 +433,16 @@ func TestMembersChanges(t *testing.T) {
 	wantResponse(t, do(t, h, "DELETE", "/v2/members/zz", ""), 404, nil, `{"message":"No such member: zz"}`)
 	if len(fb.members) != 3 {
 		t.Fatalf("members after add and remove: %+v", fb.members)
+	}
+}
+
+// The cached cluster ID header follows the ID when it changes (a joining
+// member learns it late).
+func TestClusterIDHeaderFollowsID(t *testing.T) {
+	h := &handler{}
+	for _, id := range []uint64{0, 0x89398061cc3f6cb, 0x89398061cc3f6cb, 1} {
+		if got, want := h.clusterIDHeader(id), strconv.FormatUint(id, 16); len(got) != 1 || got[0] != want {
+			t.Fatalf("id %x: header %q, want %q", id, got, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/arbor-kv/arbor/internal/apierr"
 	"github.com/arbor-kv/arbor/internal/store"
@@ -105,14 +106,29 @@ func (h *handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.E
 	if created(ev) {
 		status = http.StatusCreated
 	}
-	// Not ev.Encode(): that would keep the encoding in the history's copy
-	// of a write's event for watchers that may never come.
-	body := ev.AppendJSON(make([]byte, 0, 256))
 	if noValueOnSuccess && hidesValue(ev.Action) {
-		body = actionOnly(ev.Action)
+		writeBody(w, r, status, actionOnly(ev.Action))
+		return
 	}
+	// Not ev.Encode(): that would keep the encoding in the history's copy
+	// of a write's event for watchers that may never come. The buffer is
+	// reused: a ResponseWriter copies what it is given.
+	buf := answerBuffers.Get().(*[]byte)
+	body := ev.AppendJSON((*buf)[:0])
 	writeBody(w, r, status, body)
+	if cap(body) <= maxPooledAnswer {
+		*buf = body[:0]
+		answerBuffers.Put(buf)
+	}
 }
+
+// answerBuffers hold encoded answers between requests: growing a fresh
+// buffer for each was a fifth of the bytes a write allocated.
+var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledAnswer bounds the buffers kept: a large directory listing's is
+// left to the collector.
+const maxPooledAnswer = 64 << 10
 
 // created says whether etcd answers 201: a node came into being.
 func created(ev *store.Event) bool {

@@ -17,6 +17,7 @@ type responseWriter struct {
 	status int // 0 until WriteHeader or Write
 	body   []byte
 	keys   []string // scratch for sorting header names
+	num    [20]byte // scratch for formatting numbers
 }
 
 func (w *responseWriter) reset() {
@@ -66,15 +67,15 @@ func (w *responseWriter) writeTo(bw *bufio.Writer, method string, closeConn bool
 	if status == 0 {
 		status = http.StatusOK
 	}
-	var num [20]byte
+	num := w.num[:0]
 	bw.WriteString("HTTP/1.1 ")
-	bw.Write(strconv.AppendInt(num[:0], int64(status), 10))
+	bw.Write(strconv.AppendInt(num, int64(status), 10))
 	bw.WriteByte(' ')
 	if text := http.StatusText(status); text != "" {
 		bw.WriteString(text)
 	} else {
 		bw.WriteString("status code ")
-		bw.Write(strconv.AppendInt(num[:0], int64(status), 10))
+		bw.Write(strconv.AppendInt(num, int64(status), 10))
 	}
 	bw.WriteString("\r\n")
 
@@ -109,7 +110,7 @@ func (w *responseWriter) writeTo(bw *bufio.Writer, method string, closeConn bool
 	}
 	if _, set := w.header["Content-Length"]; hasBody && !set {
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(num[:0], int64(len(w.body)), 10))
+		bw.Write(strconv.AppendInt(num, int64(len(w.body)), 10))
 		bw.WriteString("\r\n")
 	}
 	if closeConn {
