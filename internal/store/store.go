@@ -175,10 +175,12 @@ func (s *Store) setLocked(p string, r *Request) (*Event, *apierr.Error) {
 	ne := newEntry(p, val, r.Dir, next, next, r.Expiration)
 	s.putLocked(ne)
 	s.idx = next
-	ev := &Event{Action: ActionSet, Node: extern(&ne, r.Time), EtcdIndex: next, Refresh: r.Refresh}
+	var prev *entry
 	if le == nil {
-		ev.PrevNode = extern(&old, r.Time)
+		prev = &old
 	}
+	ev := newEvent(ActionSet, next, &ne, prev, r.Time)
+	ev.Refresh = r.Refresh
 	return ev, nil
 }
 
@@ -205,7 +207,7 @@ func (s *Store) createLocked(p string, r *Request, unique bool) (*Event, *apierr
 	ne := newEntry(p, val, r.Dir, next, next, r.Expiration)
 	s.putLocked(ne)
 	s.idx = next
-	return &Event{Action: ActionCreate, Node: extern(&ne, r.Time), EtcdIndex: next}, nil
+	return newEvent(ActionCreate, next, &ne, nil, r.Time), nil
 }
 
 // rewrite returns old with a new value, modified index and expiration,
@@ -246,9 +248,10 @@ func (s *Store) updateLocked(p string, r *Request) (*Event, *apierr.Error) {
 	}
 	s.putLocked(ne)
 	s.idx = next
-	n := extern(&ne, r.Time)
-	n.ModifiedIndex = next
-	return &Event{Action: ActionUpdate, Node: n, PrevNode: extern(&old, r.Time), EtcdIndex: next, Refresh: r.Refresh}, nil
+	ev := newEvent(ActionUpdate, next, &ne, &old, r.Time)
+	ev.Node.ModifiedIndex = next
+	ev.Refresh = r.Refresh
+	return ev, nil
 }
 
 // compareFailed checks prevValue/prevIndex against e and returns etcd's
@@ -299,8 +302,9 @@ func (s *Store) casLocked(p string, r *Request) (*Event, *apierr.Error) {
 	ne := rewrite(old, val, next, r.Expiration)
 	s.putLocked(ne)
 	s.idx = next
-	return &Event{Action: ActionCompareAndSwap, Node: extern(&ne, r.Time), PrevNode: extern(&old, r.Time),
-		EtcdIndex: next, Refresh: r.Refresh}, nil
+	ev := newEvent(ActionCompareAndSwap, next, &ne, &old, r.Time)
+	ev.Refresh = r.Refresh
+	return ev, nil
 }
 
 func (s *Store) deleteLocked(p string, r *Request) (*Event, *apierr.Error) {
@@ -323,7 +327,7 @@ func (s *Store) deleteLocked(p string, r *Request) (*Event, *apierr.Error) {
 	next := s.idx + 1
 	s.removeLocked(old)
 	s.idx = next
-	return &Event{Action: ActionDelete, Node: removedNode(&old, next), PrevNode: extern(&old, r.Time), EtcdIndex: next}, nil
+	return newRemoval(ActionDelete, next, &old, r.Time), nil
 }
 
 func (s *Store) cadLocked(p string, r *Request) (*Event, *apierr.Error) {
@@ -339,13 +343,7 @@ func (s *Store) cadLocked(p string, r *Request) (*Event, *apierr.Error) {
 	next := s.idx + 1
 	s.removeLocked(old)
 	s.idx = next
-	return &Event{Action: ActionCompareAndDelete, Node: removedNode(&old, next), PrevNode: extern(&old, r.Time), EtcdIndex: next}, nil
-}
-
-// removedNode is the "node" of a delete or expire event: no value, the new
-// index as modifiedIndex.
-func removedNode(old *entry, idx uint64) *NodeExtern {
-	return &NodeExtern{Key: old.key(), Dir: old.dir(), ModifiedIndex: idx, CreatedIndex: old.created}
+	return newRemoval(ActionCompareAndDelete, next, &old, r.Time), nil
 }
 
 // expireLocked removes every node whose expiration is not after t, earliest
@@ -364,7 +362,7 @@ func (s *Store) expireLocked(t int64) {
 		s.removeLocked(e)
 		s.idx = next
 		s.counts.ExpireCount++
-		s.commitLocked(&Event{Action: ActionExpire, Node: removedNode(&e, next), PrevNode: extern(&e, t), EtcdIndex: next})
+		s.commitLocked(newRemoval(ActionExpire, next, &e, t))
 	}
 	s.lastSync, s.synced = t, true
 }
