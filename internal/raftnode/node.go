@@ -121,6 +121,18 @@ type Node struct {
 	// is kept back to it, so a damaged newest snapshot can still be skipped.
 	// Owned by the Ready loop.
 	prevSnap uint64
+	// cleanups carries file deletions (released WAL segments, old
+	// snapshots) from the Ready loop to the janitor goroutine, in order;
+	// janitorDone is closed when the janitor has finished them all.
+	cleanups     chan cleanup
+	janitorDone  chan struct{}
+	keepSegments atomic.Bool // a segment could not be deleted: delete no more
+}
+
+// cleanup is one compaction's deletions.
+type cleanup struct {
+	segments wal.Released
+	purge    bool // purge old snapshots too
 }
 
 // Start opens or creates the member's Raft state under cfg.DataDir. restore
@@ -140,16 +152,18 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		cfg.ElectionTicks = 10 * cfg.HeartbeatTicks
 	}
 	n := &Node{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		storage:    &storage{MemoryStorage: raft.NewMemoryStorage(), want: make(chan struct{}, 1)},
-		snapDir:    filepath.Join(cfg.DataDir, "snap"),
-		applyc:     make(chan Apply, 16),
-		stopc:      make(chan struct{}),
-		donec:      make(chan struct{}),
-		leaderc:    make(chan struct{}, 1),
-		readyTaken: make(chan struct{}, 1),
-		snapc:      make(chan snap.Meta, 4),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		storage:     &storage{MemoryStorage: raft.NewMemoryStorage(), want: make(chan struct{}, 1)},
+		snapDir:     filepath.Join(cfg.DataDir, "snap"),
+		applyc:      make(chan Apply, 16),
+		stopc:       make(chan struct{}),
+		donec:       make(chan struct{}),
+		leaderc:     make(chan struct{}, 1),
+		readyTaken:  make(chan struct{}, 1),
+		snapc:       make(chan snap.Meta, 4),
+		cleanups:    make(chan cleanup, 16),
+		janitorDone: make(chan struct{}),
 	}
 	n.reads.init()
 	n.storage.members = n.confState.Load
@@ -234,6 +248,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		n.log.Info("raft node started", "id", fmt.Sprintf("%x", rc.ID), "peers", len(cfg.Peers))
 	}
 	n.reads.member = rc.ID
+	go n.janitor()
 	go n.run()
 	return n, nil
 }
@@ -397,11 +412,13 @@ func (n *Node) Stop() {
 	n.stop.Do(func() {
 		close(n.stopc)
 		<-n.donec
+		<-n.janitorDone
 	})
 }
 
 func (n *Node) run() {
 	defer close(n.donec)
+	defer close(n.cleanups)
 	defer close(n.applyc)
 	defer n.wal.Close()
 	defer n.raft.Stop()
@@ -556,14 +573,49 @@ func (n *Node) compact(m snap.Meta) {
 	if err := n.storage.Compact(m.Index); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		n.log.Error("raft storage compact", "index", m.Index, "err", err)
 	}
+	var c cleanup
 	if n.prevSnap > 0 {
-		if err := n.wal.ReleaseTo(n.prevSnap); err != nil {
+		r, err := n.wal.Release(n.prevSnap)
+		if err != nil {
 			n.log.Error("wal: release segments", "index", n.prevSnap, "err", err)
 		}
+		c.segments = r
 	}
 	n.prevSnap = m.Index
-	if err := snap.Purge(n.snapDir, 2); err != nil {
-		n.log.Warn("snap: purge", "err", err)
+	c.purge = true
+	// In order, through the janitor alone: segments must go oldest first.
+	// A janitor this far behind holds the loop back rather than reorder.
+	select {
+	case n.cleanups <- c:
+	case <-n.stopc:
+		// Left on disk: the next start finds them and releases them again.
+	}
+}
+
+// janitor deletes files the Ready loop no longer needs, off that loop:
+// unlinking a 64 MiB segment or the snapshot of a large store took the file
+// system up to a few hundred milliseconds, and every write waited for it.
+func (n *Node) janitor() {
+	defer close(n.janitorDone)
+	for c := range n.cleanups {
+		n.clean(c)
+	}
+}
+
+// clean carries out c. After a segment that could not be deleted, later
+// ones are kept too: deleting them would leave a gap in the log, which
+// Open refuses. A restart finds them all and releases them again.
+func (n *Node) clean(c cleanup) {
+	if !n.keepSegments.Load() {
+		if err := c.segments.Remove(); err != nil {
+			n.keepSegments.Store(true)
+			n.log.Error("wal: release segments; keeping every segment until a restart", "err", err)
+		}
+	}
+	if c.purge {
+		if err := snap.Purge(n.snapDir, 2); err != nil {
+			n.log.Warn("snap: purge", "err", err)
+		}
 	}
 }
 

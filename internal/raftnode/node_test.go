@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -167,4 +168,40 @@ func TestRestartFromSnapshotReplaysOnlyTheTail(t *testing.T) {
 		t.Fatalf("replayed %q, which the snapshot covers", b)
 	default:
 	}
+}
+
+// Old snapshots are deleted by the janitor, off the Ready loop: after four
+// snapshots the newest two are left.
+func TestJanitorPurgesOldSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	m := startMember(t, dir, nil)
+	ctx := context.Background()
+	for s := 0; s < 4; s++ {
+		if err := m.n.Propose(ctx, []byte(fmt.Sprint("a", s))); err != nil {
+			t.Fatal(err)
+		}
+		m.next(t)
+		idx := m.n.Status().Commit
+		term, err := m.n.Term(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.n.SaveSnapshot(idx, term, m.n.ConfState(), nil, func(w io.Writer) error {
+			_, err := w.Write(bytes.Repeat([]byte{byte(s)}, 1000))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snaps []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var err error
+		if snaps, err = filepath.Glob(filepath.Join(dir, "snap", "*.snap")); err != nil {
+			t.Fatal(err)
+		}
+		if len(snaps) == 2 {
+			return
+		}
+	}
+	t.Fatalf("%d snapshots left, want the newest 2: %v", len(snaps), snaps)
 }

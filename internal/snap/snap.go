@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/arbor-kv/arbor/internal/fileutil"
 	"hash"
 	"hash/crc32"
 	"io"
@@ -241,7 +242,7 @@ func Save(dir string, meta Meta, write func(io.Writer) error) (path string, err 
 		os.Remove(tmp)
 		return "", fmt.Errorf("snap: save: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fileutil.SyncDir(dir); err != nil {
 		return "", fmt.Errorf("snap: save: %w", err)
 	}
 	SaveDuration.Observe(time.Since(start).Seconds())
@@ -409,7 +410,9 @@ func Purge(dir string, keep int) error {
 	var errs []error
 	if len(snaps) > keep {
 		for _, s := range snaps[keep:] {
-			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			// Under a temp name while it shrinks: Purge deletes what a
+			// crash leaves, and Load never sees a shortened snapshot.
+			if err := fileutil.RemoveGradually(s.path, s.path+".purged"+tmpSuffix); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -426,7 +429,7 @@ func Purge(dir string, keep int) error {
 		if _, busy := inProgress.Load(progressKey(p)); busy {
 			continue
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fileutil.RemoveGradually(p, p); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -434,18 +437,6 @@ func Purge(dir string, keep int) error {
 		return fmt.Errorf("snap: purge: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // syncEvery bounds the dirty data a snapshot leaves in the page cache. A

@@ -435,3 +435,24 @@ func FuzzDecodeHeader(f *testing.F) {
 		}
 	})
 }
+
+// A snapshot a crash left half purged (renamed to its purge temp name)
+// is not loaded and goes at the next purge.
+func TestPurgeRemovesHalfPurgedSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	p := mustSave(t, dir, 100, 1, 1, 1)
+	mustSave(t, dir, 200, 1, 1, 1)
+	half := p + ".purged" + tmpSuffix
+	if err := os.Rename(p, half); err != nil {
+		t.Fatal(err)
+	}
+	if snaps, _ := list(dir); len(snaps) != 1 || snaps[0].index != 200 {
+		t.Fatalf("listed %+v, want only index 200", snaps)
+	}
+	if err := Purge(dir, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(half); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("half-purged snapshot still there: %v", err)
+	}
+}

@@ -120,10 +120,11 @@
 //	//   if snapshot: snap.Save(...); w.SaveSnapshot(index, term)
 //	//   w.Save(rd.HardState, rd.Entries)        // durable on return
 //	// after a local snapshot at index i:
-//	//   snap.Save(...); w.SaveSnapshot(i, term); w.ReleaseTo(i)
+//	//   snap.Save(...); w.SaveSnapshot(i, term); r, _ := w.Release(i)
+//	//   r.Remove() // on another goroutine: it deletes gradually
 //
-// ReleaseTo never releases beyond the last SaveSnapshot, nor the segment
-// being written. A WAL is used by one goroutine at a time and has no locks.
+// Release never releases beyond the last SaveSnapshot, nor the segment
+// being written; ReleaseTo is Release and Remove in one call. A WAL is used by one goroutine at a time and has no locks.
 // Fsync latency is exported as arbor_wal_fsync_duration_seconds through
 // Collectors, for the caller to register.
 package wal

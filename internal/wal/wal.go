@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/arbor-kv/arbor/internal/fileutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -141,7 +142,7 @@ func Create(dir string, metadata []byte, log *slog.Logger, opts ...Option) (*WAL
 		return nil, fmt.Errorf("wal: create: %w", err)
 	}
 	// The directory entry for dir itself may be new too.
-	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+	if err := fileutil.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("wal: create: %w", err)
 	}
@@ -446,32 +447,66 @@ func (w *WAL) SaveSnapshot(index, term uint64) error {
 }
 
 // ReleaseTo deletes the oldest segments whose entries all have
+// Index <= index: Release, then Remove of what it released.
+func (w *WAL) ReleaseTo(index uint64) error {
+	r, err := w.Release(index)
+	if err != nil {
+		return err
+	}
+	return r.Remove()
+}
+
+// Release drops from the log the oldest segments whose entries all have
 // Index <= index, stopping at the first that does not qualify and never
 // touching the segment being written. index is capped at the last
 // snapshot recorded with SaveSnapshot, so entries not covered by a
-// snapshot are never released. Deleting oldest first means a crash
-// midway still leaves a contiguous log.
-func (w *WAL) ReleaseTo(index uint64) error {
+// snapshot are never released. The files stay until the returned
+// Released's Remove deletes them, which any goroutine may do: unlinking a
+// large file can take the file system tens of milliseconds, too long for
+// the goroutine that writes the log. Until then a restart simply finds
+// them again.
+func (w *WAL) Release(index uint64) (Released, error) {
 	if w.err != nil {
-		return w.err
+		return Released{}, w.err
 	}
 	index = min(index, w.snapIndex)
 	n := 0
 	for n < len(w.segs)-1 && w.segs[n].maxIndex <= index {
 		n++
 	}
-	if n == 0 {
-		return nil
-	}
-	for i := range n {
-		if err := os.Remove(w.segs[i].path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			w.segs = w.segs[i:]
-			return fmt.Errorf("wal: release: %w", err)
-		}
-		w.log.Debug("wal: released segment", "path", w.segs[i].path, "max_index", w.segs[i].maxIndex)
+	r := Released{dir: w.dir, log: w.log}
+	for _, seg := range w.segs[:n] {
+		r.paths = append(r.paths, seg.path)
 	}
 	w.segs = append(w.segs[:0], w.segs[n:]...)
-	if err := syncDir(w.dir); err != nil {
+	return r, nil
+}
+
+// Released are segment files dropped from the log, oldest first.
+type Released struct {
+	dir   string
+	paths []string
+	log   *slog.Logger
+}
+
+// Remove deletes the files oldest first, so that a crash midway still
+// leaves a contiguous log, and syncs the directory. Large files are
+// truncated a few megabytes at a time before they go (see
+// fileutil.RemoveGradually), so Remove takes a while; it belongs off the
+// goroutine that writes the log. Successive Releases'
+// files must be removed in the order they were released.
+func (r Released) Remove() error {
+	if len(r.paths) == 0 {
+		return nil
+	}
+	for _, p := range r.paths {
+		// Renamed to a temp name first: Open deletes what a crash leaves.
+		if err := fileutil.RemoveGradually(p, p+tmpSuffix); err != nil {
+			return fmt.Errorf("wal: release: %w", err)
+		}
+		r.log.Debug("wal: released segment", "path", p)
+	}
+	if err := fileutil.SyncDir(r.dir); err != nil {
 		return fmt.Errorf("wal: release: %w", err)
 	}
 	return nil
@@ -589,7 +624,7 @@ func (w *WAL) startSegment(seq uint64) error {
 	if err := os.Rename(tmp, seg.path); err != nil {
 		return cleanup(err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := fileutil.SyncDir(w.dir); err != nil {
 		f.Close()
 		return err
 	}

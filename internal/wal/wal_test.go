@@ -755,3 +755,58 @@ func TestSaveSyncsOnlyWhenRaftRequires(t *testing.T) {
 		t.Fatalf("reopened: hs %+v, %d entries", hs, len(ents))
 	}
 }
+
+// Release drops segments from the log but leaves their files to Remove; a
+// crash between the two, even with a segment already renamed for its
+// gradual removal, leaves a log that opens with every entry after the
+// snapshot.
+func TestReleaseThenRemove(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir, SegmentSize(1024))
+	for i := uint64(1); i <= 200; i += 4 {
+		mustSave(t, w, raftpb.HardState{Term: 2, Commit: i}, mkEnts(i, i+3, 2, 40))
+	}
+	if err := w.SaveSnapshot(120, 2); err != nil {
+		t.Fatal(err)
+	}
+	before := len(segPaths(t, dir))
+	r, err := w.Release(120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.paths) < 2 {
+		t.Fatalf("released %d segments, want several", len(r.paths))
+	}
+	if got := len(segPaths(t, dir)); got != before {
+		t.Fatalf("Release deleted files: %d -> %d", before, got)
+	}
+	// The crash: the oldest was being removed gradually.
+	if err := os.Rename(r.paths[0], r.paths[0]+tmpSuffix); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w, _, got := mustOpen(t, dir, 120, nil, SegmentSize(1024))
+	checkEnts(t, got, mkEnts(121, 200, 2, 40))
+	if _, err := os.Stat(r.paths[0] + tmpSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("half-removed segment left after Open: %v", err)
+	}
+	if err := w.SaveSnapshot(120, 2); err != nil {
+		t.Fatal(err)
+	}
+	r, err = w.Release(120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.paths {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s not removed: %v", p, err)
+		}
+	}
+	w.Close()
+	w, _, got = mustOpen(t, dir, 120, nil)
+	w.Close()
+	checkEnts(t, got, mkEnts(121, 200, 2, 40))
+}
