@@ -77,6 +77,32 @@ func (m *member) stop() {
 	<-m.done
 }
 
+// proposeApplied proposes data and waits until it is applied.
+func (m *member) proposeApplied(t *testing.T, data string) {
+	t.Helper()
+	if err := m.n.Propose(context.Background(), []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	m.next(t)
+}
+
+// snapshotNow saves a snapshot of body at the commit index and returns it.
+func (m *member) snapshotNow(t *testing.T, body []byte) uint64 {
+	t.Helper()
+	idx := m.n.Status().Commit
+	term, err := m.n.Term(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.n.SaveSnapshot(idx, term, m.n.ConfState(), nil, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
 func (m *member) next(t *testing.T) []byte {
 	t.Helper()
 	select {
@@ -127,29 +153,12 @@ func TestProposeApplyReadIndexAndRestart(t *testing.T) {
 func TestRestartFromSnapshotReplaysOnlyTheTail(t *testing.T) {
 	dir := t.TempDir()
 	m := startMember(t, dir, nil)
-	ctx := context.Background()
 	for i := 0; i < 5; i++ {
-		if err := m.n.Propose(ctx, []byte(fmt.Sprint("a", i))); err != nil {
-			t.Fatal(err)
-		}
-		m.next(t)
+		m.proposeApplied(t, fmt.Sprint("a", i))
 	}
-	snapIndex := m.n.Status().Commit
-	term, err := m.n.Term(snapIndex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.n.SaveSnapshot(snapIndex, term, m.n.ConfState(), nil, func(w io.Writer) error {
-		_, err := w.Write([]byte("state-after-a0..a4"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	snapIndex := m.snapshotNow(t, []byte("state-after-a0..a4"))
 	for i := 0; i < 3; i++ {
-		if err := m.n.Propose(ctx, []byte(fmt.Sprint("b", i))); err != nil {
-			t.Fatal(err)
-		}
-		m.next(t)
+		m.proposeApplied(t, fmt.Sprint("b", i))
 	}
 	m.stop()
 
@@ -175,23 +184,9 @@ func TestRestartFromSnapshotReplaysOnlyTheTail(t *testing.T) {
 func TestJanitorPurgesOldSnapshots(t *testing.T) {
 	dir := t.TempDir()
 	m := startMember(t, dir, nil)
-	ctx := context.Background()
 	for s := 0; s < 4; s++ {
-		if err := m.n.Propose(ctx, []byte(fmt.Sprint("a", s))); err != nil {
-			t.Fatal(err)
-		}
-		m.next(t)
-		idx := m.n.Status().Commit
-		term, err := m.n.Term(idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.n.SaveSnapshot(idx, term, m.n.ConfState(), nil, func(w io.Writer) error {
-			_, err := w.Write(bytes.Repeat([]byte{byte(s)}, 1000))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		m.proposeApplied(t, fmt.Sprint("a", s))
+		m.snapshotNow(t, bytes.Repeat([]byte{byte(s)}, 1000))
 	}
 	var snaps []string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
