@@ -121,18 +121,11 @@ type Node struct {
 	// is kept back to it, so a damaged newest snapshot can still be skipped.
 	// Owned by the Ready loop.
 	prevSnap uint64
-	// cleanups carries file deletions (released WAL segments, old
-	// snapshots) from the Ready loop to the janitor goroutine, in order;
-	// janitorDone is closed when the janitor has finished them all.
-	cleanups     chan cleanup
-	janitorDone  chan struct{}
-	keepSegments atomic.Bool // a segment could not be deleted: delete no more
-}
-
-// cleanup is one compaction's deletions.
-type cleanup struct {
-	segments wal.Released
-	purge    bool // purge old snapshots too
+	// cleanups carries each compaction's released WAL segments, in order,
+	// from the Ready loop to the janitor goroutine, which deletes them and
+	// purges old snapshots; janitorDone is closed when it has finished.
+	cleanups    chan wal.Released
+	janitorDone chan struct{}
 }
 
 // Start opens or creates the member's Raft state under cfg.DataDir. restore
@@ -162,7 +155,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		leaderc:     make(chan struct{}, 1),
 		readyTaken:  make(chan struct{}, 1),
 		snapc:       make(chan snap.Meta, 4),
-		cleanups:    make(chan cleanup, 16),
+		cleanups:    make(chan wal.Released, 16),
 		janitorDone: make(chan struct{}),
 	}
 	n.reads.init()
@@ -573,20 +566,19 @@ func (n *Node) compact(m snap.Meta) {
 	if err := n.storage.Compact(m.Index); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		n.log.Error("raft storage compact", "index", m.Index, "err", err)
 	}
-	var c cleanup
+	var released wal.Released
 	if n.prevSnap > 0 {
 		r, err := n.wal.Release(n.prevSnap)
 		if err != nil {
 			n.log.Error("wal: release segments", "index", n.prevSnap, "err", err)
 		}
-		c.segments = r
+		released = r
 	}
 	n.prevSnap = m.Index
-	c.purge = true
 	// In order, through the janitor alone: segments must go oldest first.
 	// A janitor this far behind holds the loop back rather than reorder.
 	select {
-	case n.cleanups <- c:
+	case n.cleanups <- released:
 	case <-n.stopc:
 		// Left on disk: the next start finds them and releases them again.
 	}
@@ -595,24 +587,19 @@ func (n *Node) compact(m snap.Meta) {
 // janitor deletes files the Ready loop no longer needs, off that loop:
 // unlinking a 64 MiB segment or the snapshot of a large store took the file
 // system up to a few hundred milliseconds, and every write waited for it.
+// After a segment that could not be deleted it keeps the later ones too:
+// deleting them would leave a gap in the log, which Open refuses. A
+// restart finds them all and releases them again.
 func (n *Node) janitor() {
 	defer close(n.janitorDone)
-	for c := range n.cleanups {
-		n.clean(c)
-	}
-}
-
-// clean carries out c. After a segment that could not be deleted, later
-// ones are kept too: deleting them would leave a gap in the log, which
-// Open refuses. A restart finds them all and releases them again.
-func (n *Node) clean(c cleanup) {
-	if !n.keepSegments.Load() {
-		if err := c.segments.Remove(); err != nil {
-			n.keepSegments.Store(true)
-			n.log.Error("wal: release segments; keeping every segment until a restart", "err", err)
+	keepSegments := false
+	for r := range n.cleanups {
+		if !keepSegments {
+			if err := r.Remove(); err != nil {
+				keepSegments = true
+				n.log.Error("wal: release segments; keeping every segment until a restart", "err", err)
+			}
 		}
-	}
-	if c.purge {
 		if err := snap.Purge(n.snapDir, 2); err != nil {
 			n.log.Warn("snap: purge", "err", err)
 		}

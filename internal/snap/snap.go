@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/arbor-kv/arbor/internal/fileutil"
 	"hash"
 	"hash/crc32"
 	"io"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/arbor-kv/arbor/internal/fileutil"
 )
 
 // ErrNoSnapshot is returned by Load when no usable snapshot exists.

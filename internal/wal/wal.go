@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/arbor-kv/arbor/internal/fileutil"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/arbor-kv/arbor/internal/fileutil"
 )
 
 // DefaultSegmentSize is the size at which a segment is closed and a new one
