@@ -87,7 +87,7 @@ func (w *responseWriter) writeTo(bw *bufio.Writer, method string, closeConn bool
 	}
 	w.keys = w.keys[:0]
 	for k := range w.header {
-		if validName([]byte(k)) && k != "Connection" && k != "Transfer-Encoding" {
+		if validName(k) && k != "Connection" && k != "Transfer-Encoding" {
 			w.keys = append(w.keys, k)
 		}
 	}
