@@ -447,6 +447,7 @@ func (s *Store) restore(r io.Reader) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.publishIndex()
 	s.tree, s.ttl = st.tree, st.ttl
 	s.idx, s.lastSync, s.synced = st.idx, st.lastSync, st.synced
 	s.getOK.Store(st.stats.GetSuccess)

@@ -20,6 +20,8 @@ type Store struct {
 	ttl  *btree.BTreeG[ttlItem]
 	// idx is the store index. Invariant: hist holds events up to idx.
 	idx uint64
+	// published is idx as of the last completed Apply or Restore.
+	published atomic.Uint64
 	// lastSync is the Time of the last applied MethodSync or MethodExtend;
 	// synced says whether there was one.
 	lastSync int64
@@ -74,6 +76,7 @@ func (s *Store) apply(r *Request) (*Event, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.publishIndex()
 	p := cleanPath(r.Path)
 	var (
 		ev      *Event
@@ -426,11 +429,13 @@ func (s *Store) value(p string) (string, uint64, bool) {
 	return e.val(), e.modified, true
 }
 
-func (s *Store) index() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.idx
-}
+// index is the store index as of the last completed write, read without
+// the lock: every request asks for it, and readers waiting on the lock
+// the apply loop holds cost a goroutine switch each.
+func (s *Store) index() uint64 { return s.published.Load() }
+
+// publishIndex makes idx visible to index. Requires s.mu held for writing.
+func (s *Store) publishIndex() { s.published.Store(s.idx) }
 
 func (s *Store) nextExpiration() (time.Time, bool) {
 	s.mu.RLock()
