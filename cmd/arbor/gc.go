@@ -16,7 +16,7 @@ import (
 // heap goal). Go's default, GOGC=100, is headroom == live heap, unbounded.
 const (
 	minHeadroom = 64 << 20
-	maxHeadroom = 128 << 20
+	maxHeadroom = 96 << 20
 )
 
 // tuneGC adjusts the GC percent every interval from the live heap, until

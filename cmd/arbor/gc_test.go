@@ -8,8 +8,8 @@ func TestGCPercentBoundsHeadroom(t *testing.T) {
 		want int
 	}{
 		{8 << 20, 800},   // small heap: 64 MB of headroom
-		{100 << 20, 100}, // in between: headroom = live, Go's default
-		{400 << 20, 32},  // 1M keys: capped at 128 MB
+		{80 << 20, 100},  // in between: headroom = live, Go's default
+		{400 << 20, 24},  // 1M keys: capped at 96 MB
 		{4000 << 20, 10}, // never below 10%
 		{0, 6400},        // empty heap counts as 1 MB
 	} {
