@@ -3,7 +3,7 @@ package httplane
 import (
 	"bufio"
 	"net/http"
-	"slices"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,8 +16,14 @@ type responseWriter struct {
 	header http.Header
 	status int // 0 until WriteHeader or Write
 	body   []byte
-	keys   []string // scratch for sorting header names
-	num    [20]byte // scratch for formatting numbers
+	fields []headerField // scratch for sorting the headers
+	num    [20]byte      // scratch for formatting numbers
+}
+
+// headerField is one header name and its values.
+type headerField struct {
+	name   string
+	values []string
 }
 
 func (w *responseWriter) reset() {
@@ -85,21 +91,26 @@ func (w *responseWriter) writeTo(bw *bufio.Writer, method string, closeConn bool
 			w.header["Content-Type"] = []string{http.DetectContentType(w.body)}
 		}
 	}
-	w.keys = w.keys[:0]
-	for k := range w.header {
+	// One pass over the map, then an insertion sort: an answer has a
+	// dozen headers at most, and map lookups and a general sort were
+	// most of the cost of writing them.
+	w.fields = w.fields[:0]
+	for k, vs := range w.header {
 		if validName(k) && k != "Connection" && k != "Transfer-Encoding" {
-			w.keys = append(w.keys, k)
+			w.fields = append(w.fields, headerField{k, vs})
+			for i := len(w.fields) - 1; i > 0 && w.fields[i].name < w.fields[i-1].name; i-- {
+				w.fields[i], w.fields[i-1] = w.fields[i-1], w.fields[i]
+			}
 		}
 	}
-	slices.Sort(w.keys)
-	for _, k := range w.keys {
-		for _, v := range w.header[k] {
-			bw.WriteString(k)
+	for _, f := range w.fields {
+		for _, v := range f.values {
+			bw.WriteString(f.name)
 			bw.WriteString(": ")
 			if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
 				v = headerValue.Replace(v)
 			}
-			bw.WriteString(strings.TrimSpace(v))
+			bw.WriteString(textproto.TrimString(v)) // ASCII spaces only, as net/http
 			bw.WriteString("\r\n")
 		}
 	}

@@ -143,6 +143,7 @@ func TestAnswersMatchNetHTTP(t *testing.T) {
 		{"root", "GET /v2/keys HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"true"}},
 		{"no content", "GET /v2/keys/a?status=204 HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"true"}},
 		{"line breaks in a header value", "GET /v2/keys/a?header=a%0D%0AX-Evil:%201 HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"true"}},
+		{"spaces around a header value", "GET /v2/keys/a?header=%C2%A0x%C2%A0%20%09 HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"true"}},
 		{"pipelined", "GET /v2/keys/1 HTTP/1.1\r\nHost: h\r\n\r\nPUT /v2/keys/2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nv=2GET /v2/keys/3 HTTP/1.1\r\nHost: h\r\n\r\n", 3, []string{"true", "true", "true"}},
 		{"connection close", "GET /v2/keys/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /v2/keys/b HTTP/1.1\r\nHost: h\r\n\r\n", 2, []string{"true"}},
 		{"watch", "GET /v2/keys/a?wait=true HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"false"}},
