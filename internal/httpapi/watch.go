@@ -53,14 +53,24 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 	defer watchesActive.Dec()
 
 	setRaftHeaders(w.Header(), wa.StartIndex(), st)
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	// A watch may rightly stay open for hours: the server's write timeout
-	// (-http-write-timeout) is for ordinary requests, so lift it here.
-	_ = rc.SetWriteDeadline(time.Time{})
-	// A failed flush means the client is gone; Next sees the same through
-	// the context.
-	_ = rc.Flush()
+	var body watchBody
+	if kr.stream {
+		if raw, sctx, closeRaw := takeOverStream(ctx, w, r); raw != nil {
+			defer closeRaw()
+			body, ctx = raw, sctx
+		}
+	}
+	if body == nil {
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		// A watch may rightly stay open for hours: the server's write timeout
+		// (-http-write-timeout) is for ordinary requests, so lift it here.
+		_ = rc.SetWriteDeadline(time.Time{})
+		// A failed flush means the client is gone; Next sees the same through
+		// the context.
+		_ = rc.Flush()
+		body = netHTTPBody{w: w, rc: rc}
+	}
 	pace := streamPacer{interval: h.streamFlushInterval}
 	defer pace.stop()
 	for {
@@ -68,7 +78,7 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 		if err != nil {
 			var cut *apierr.Error
 			if r.Context().Err() == nil && errors.As(context.Cause(ctx), &cut) {
-				h.endCutOff(w, rc, kr, cut)
+				h.endCutOff(body, kr, cut)
 				return
 			}
 			if !errors.Is(err, io.EOF) {
@@ -76,7 +86,7 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 			}
 			return
 		}
-		if _, err := w.Write(ev.Encode()); err != nil {
+		if _, err := body.Write(ev.Encode()); err != nil {
 			return
 		}
 		if !kr.stream {
@@ -96,11 +106,11 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 			if err != nil {
 				break
 			}
-			if _, err := w.Write(ev.Encode()); err != nil {
+			if _, err := body.Write(ev.Encode()); err != nil {
 				return
 			}
 		}
-		if err := rc.Flush(); err != nil {
+		if err := body.Flush(); err != nil {
 			return
 		}
 		pace.flushed()
@@ -167,7 +177,7 @@ var noWait = func() context.Context {
 // node and panic), while an empty one makes every v2 client poll again, and
 // that poll gets the same error as a 500, on which clients move to another
 // member.
-func (h *handler) endCutOff(w http.ResponseWriter, rc *http.ResponseController, kr *keyRequest, cut *apierr.Error) {
+func (h *handler) endCutOff(body watchBody, kr *keyRequest, cut *apierr.Error) {
 	h.log.Debug("httpapi: watch ended: member cut off from the leader", "key", kr.key, "stream", kr.stream)
 	if !kr.stream {
 		return
@@ -176,7 +186,7 @@ func (h *handler) endCutOff(w http.ResponseWriter, rc *http.ResponseController, 
 	if err != nil {
 		return // four plain fields cannot fail to marshal
 	}
-	if _, err := w.Write(append(line, '\n')); err == nil {
-		_ = rc.Flush()
+	if _, err := body.Write(append(line, '\n')); err == nil {
+		_ = body.Flush()
 	}
 }
