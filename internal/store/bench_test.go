@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
@@ -54,6 +55,25 @@ func BenchmarkSetExisting(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Apply(&reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSetRandom overwrites keys of 100,000 in a random order that
+// visits every key, as arbor-bench put does once the key space has filled:
+// unlike BenchmarkSetExisting, the keys looked up are not in the CPU cache.
+func BenchmarkSetRandom(b *testing.B) {
+	const n = 100_000
+	s := benchStore(b, n)
+	reqs := make([]Request, n)
+	for i, k := range rand.New(rand.NewPCG(1, 2)).Perm(n) {
+		reqs[i] = Request{Method: MethodPut, Path: benchKey(k), Val: value256}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Apply(&reqs[i%n]); err != nil {
 			b.Fatal(err)
 		}
 	}
