@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -55,9 +56,17 @@ func first(s []string) string {
 type membership struct {
 	mu   sync.RWMutex
 	byID map[uint64]memberRecord // guarded by mu
-	// removed holds the IDs removed while this process ran (not kept in
-	// snapshots: after a restart, a removed member is no longer told).
+	// removed holds the IDs removed from the cluster, kept in snapshots
+	// so that a removed member coming back is told (410 Gone) even after
+	// the others restarted from a snapshot taken after the removal.
 	removed map[uint64]bool // guarded by mu
+}
+
+// membershipRecord is the snapshot's membership record. Snapshots written
+// before removed IDs were kept hold the member list alone, a JSON array.
+type membershipRecord struct {
+	Members []memberRecord `json:"members"`
+	Removed []uint64       `json:"removed,omitempty"`
 }
 
 func newMembership() *membership {
@@ -118,8 +127,7 @@ func (ms *membership) remove(id uint64) {
 	ms.mu.Unlock()
 }
 
-// wasRemoved reports whether id was removed from the cluster (while this
-// process ran).
+// wasRemoved reports whether id was removed from the cluster.
 func (ms *membership) wasRemoved(id uint64) bool {
 	ms.mu.RLock()
 	defer ms.mu.RUnlock()
@@ -128,26 +136,44 @@ func (ms *membership) wasRemoved(id uint64) bool {
 
 // encode is the snapshot's membership record.
 func (ms *membership) encode() []byte {
-	b, err := json.Marshal(ms.list())
+	rec := membershipRecord{Members: ms.list()}
+	ms.mu.RLock()
+	for id := range ms.removed {
+		rec.Removed = append(rec.Removed, id)
+	}
+	ms.mu.RUnlock()
+	slices.Sort(rec.Removed)
+	b, err := json.Marshal(rec)
 	if err != nil {
 		panic(fmt.Sprintf("server: encode members: %v", err)) // plain data: cannot fail
 	}
 	return b
 }
 
-// restore replaces the members with a snapshot's record (nil: none known).
+// restore replaces the members with a snapshot's record (nil: none known)
+// and adds its removed IDs to those already known.
 func (ms *membership) restore(b []byte) error {
-	var list []memberRecord
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &list); err != nil {
+	var rec membershipRecord
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '[' {
+		if err := json.Unmarshal(b, &rec.Members); err != nil {
+			return fmt.Errorf("server: snapshot's membership record: %w", err)
+		}
+	} else if len(b) > 0 {
+		if err := json.Unmarshal(b, &rec); err != nil {
 			return fmt.Errorf("server: snapshot's membership record: %w", err)
 		}
 	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	ms.byID = make(map[uint64]memberRecord, len(list))
-	for _, m := range list {
+	ms.byID = make(map[uint64]memberRecord, len(rec.Members))
+	for _, m := range rec.Members {
 		ms.byID[m.ID] = m
+	}
+	for _, id := range rec.Removed {
+		ms.removed[id] = true
+	}
+	for id := range ms.byID {
+		delete(ms.removed, id)
 	}
 	return nil
 }

@@ -382,41 +382,74 @@ func TestJoinAfterLogTrimmedGetsSnapshot(t *testing.T) {
 
 // A member removed while it was down learns so from the others when it
 // comes back (their peer ports answer it 410 Gone) and stops, exit status
-// 0, instead of sitting without a leader; the others keep serving.
+// 0, instead of sitting without a leader; the others keep serving. That
+// holds too when the others restarted in between from snapshots taken
+// after the removal, so that the log they replay no longer holds it.
 func TestMemberRemovedWhileDownStopsOnReturn(t *testing.T) {
-	a, b, c := startThree(t)
-	cID := selfID(t, c)
-	c.kill()
+	for _, tc := range []struct {
+		name    string
+		restart bool
+	}{
+		{"others kept running", false},
+		{"others restarted from later snapshots", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, c := startThree(t, "-snapshot-count", "40")
+			cID := selfID(t, c)
+			c.kill()
 
-	del, _ := http.NewRequest(http.MethodDelete, a.url+"/v2/members/"+cID, nil)
-	resp, err := client.Do(del)
-	if err != nil || resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("DELETE /v2/members/%s: %v %v", cID, resp, err)
-	}
-	resp.Body.Close()
+			del, _ := http.NewRequest(http.MethodDelete, a.url+"/v2/members/"+cID, nil)
+			resp, err := client.Do(del)
+			if err != nil || resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE /v2/members/%s: %v %v", cID, resp, err)
+			}
+			resp.Body.Close()
 
-	err, logs := c.runToExit(20 * time.Second)
-	if err != nil {
-		t.Fatalf("removed member exited with %v, want status 0\n%s", err, logs)
-	}
-	if !strings.Contains(logs, "was removed from the cluster") {
-		t.Fatalf("removed member's log does not say why it stopped:\n%s", logs)
-	}
-	for _, m := range []*member{a, b} {
-		if r := m.mustDo(http.MethodPut, "/after", url.Values{"value": {"1"}}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
-			t.Fatalf("PUT on %s after the removal: %d %s", m.url, r.Status, r.Raw)
-		}
+			if tc.restart {
+				// One entry per sequential write: three snapshots past
+				// the removal on both members.
+				for i := 0; i < 130; i++ {
+					a.mustDo(http.MethodPut, fmt.Sprintf("/fill/%03d", i), url.Values{"value": {"x"}})
+				}
+				a.stop()
+				b.stop()
+				if err := a.launch(); err != nil {
+					t.Fatal(err)
+				}
+				b.start()
+				a.waitHealthy(20 * time.Second)
+				for _, m := range []*member{a, b} {
+					if !strings.Contains(m.proc.Logs.String(), "snapshot loaded") {
+						t.Fatalf("%s did not restart from a snapshot:\n%s", m.url, m.proc.Logs)
+					}
+				}
+			}
+
+			err, logs := c.runToExit(20 * time.Second)
+			if err != nil {
+				t.Fatalf("removed member exited with %v, want status 0\n%s", err, logs)
+			}
+			if !strings.Contains(logs, "was removed from the cluster") {
+				t.Fatalf("removed member's log does not say why it stopped:\n%s", logs)
+			}
+			for _, m := range []*member{a, b} {
+				if r := m.mustDo(http.MethodPut, "/after", url.Values{"value": {"1"}}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
+					t.Fatalf("PUT on %s after the removal: %d %s", m.url, r.Status, r.Raw)
+				}
+			}
+		})
 	}
 }
 
-// startThree starts members a, b and c, b and c joining through a.
-func startThree(t *testing.T) (a, b, c *member) {
+// startThree starts members a, b and c, b and c joining through a, each
+// with the extra flags given.
+func startThree(t *testing.T, extra ...string) (a, b, c *member) {
 	t.Helper()
-	a = newMember(t, "-name", "a")
+	a = newMember(t, append([]string{"-name", "a"}, extra...)...)
 	a.start()
-	b = newMember(t, "-name", "b", "-peers", a.peerAddr())
+	b = newMember(t, append([]string{"-name", "b", "-peers", a.peerAddr()}, extra...)...)
 	b.start()
-	c = newMember(t, "-name", "c", "-peers", a.peerAddr())
+	c = newMember(t, append([]string{"-name", "c", "-peers", a.peerAddr()}, extra...)...)
 	c.start()
 	return a, b, c
 }
