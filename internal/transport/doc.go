@@ -76,7 +76,9 @@
 // in case the configuration is fixed. Messages of one stream go to
 // Raft.Process in order on the request's goroutine; a slow Raft slows that
 // sender's stream through TCP flow control and no other. A newer stream
-// from the same sender ends the older one.
+// from the same sender ends the older one, and RemovePeer ends the
+// removed peer's stream: a member removed while it streamed here, which
+// missed its own removal, then redials and is refused with 410 Gone.
 //
 // # Wire format
 //

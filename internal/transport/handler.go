@@ -285,6 +285,17 @@ func (in *inbound) open(from uint64, cancel context.CancelFunc) func() {
 	}
 }
 
+// end ends the stream from a sender, if one is open.
+func (in *inbound) end(from uint64) {
+	in.mu.Lock()
+	s := in.streams[from]
+	delete(in.streams, from)
+	in.mu.Unlock()
+	if s != nil {
+		s.cancel()
+	}
+}
+
 func (in *inbound) shouldLog(key string) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -360,6 +361,32 @@ func TestRemovedMemberIsToldSo(t *testing.T) {
 	// Member 2 itself still streams to member 1.
 	b.tr.Send([]raftpb.Message{msg(2, 1, 1)})
 	eventually(t, "2's message reaches 1", func() bool { return len(a.rec.from(2)) == 1 })
+}
+
+// A member removed while its stream to a peer was up, which missed its own
+// removal, is told too: RemovePeer ends the stream it opened, and its
+// redial is refused. Pongs would otherwise keep that stream alive forever.
+func TestRemovePeerEndsTheRemovedMembersStream(t *testing.T) {
+	nw := faultnet.New()
+	told := make(chan struct{}, 1)
+	a := newMember(t, nw, 1, func(c *Config, _ *recorder) {
+		c.OnRemoved = func() { told <- struct{}{} }
+	})
+	var removed atomic.Bool
+	b := newMember(t, nw, 2, func(c *Config, _ *recorder) {
+		c.Removed = func(id uint64) bool { return id == 1 && removed.Load() }
+	})
+	connect(t, a, b)
+	a.tr.Send([]raftpb.Message{msg(1, 2, 1)})
+	eventually(t, "1's stream to 2 is up", func() bool { return len(b.rec.from(1)) == 1 })
+
+	removed.Store(true)
+	b.tr.RemovePeer(1)
+	select {
+	case <-told:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the removed member was not told; its view of 2: %+v", a.peer(2))
+	}
 }
 
 func TestLatencyIsTheStreamRoundTrip(t *testing.T) {

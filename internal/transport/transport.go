@@ -233,7 +233,10 @@ func (t *Transport) UpdatePeer(id uint64, urls []string) error {
 }
 
 // RemovePeer stops streaming to id, drops what was queued for it and waits
-// for its goroutines. Removing an unknown peer does nothing.
+// for its goroutines. It also ends the stream id opened to this member:
+// a removed member that missed its own removal otherwise keeps that
+// stream (pongs keep it alive) and never redials to be refused with 410
+// Gone. Removing an unknown peer does nothing.
 func (t *Transport) RemovePeer(id uint64) {
 	t.mu.Lock()
 	p, ok := t.peers[id]
@@ -242,6 +245,7 @@ func (t *Transport) RemovePeer(id uint64) {
 	if ok {
 		p.stop()
 	}
+	t.inbound.end(id)
 }
 
 // Send queues messages for their peers and returns without waiting for the
