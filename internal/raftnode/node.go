@@ -100,9 +100,13 @@ type Node struct {
 	// readyTaken is signalled (non-blocking) whenever the Ready loop takes a
 	// Ready, i.e. Raft's pending entries and messages left for the WAL.
 	readyTaken chan struct{}
-	recvApp    atomic.Uint64
-	sendApp    atomic.Uint64
-	leaderSet  atomic.Int64 // unix nanos when the current leader was first seen
+	// inReady is true while the Ready loop handles a Ready; readyDone is
+	// signalled (non-blocking) each time it finishes one.
+	inReady   atomic.Bool
+	readyDone chan struct{}
+	recvApp   atomic.Uint64
+	sendApp   atomic.Uint64
+	leaderSet atomic.Int64 // unix nanos when the current leader was first seen
 	// leaderHeard is when a message only a leader sends last arrived (unix
 	// nanos): how a member that is not leading knows it is in touch.
 	leaderHeard atomic.Int64
@@ -154,6 +158,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		donec:       make(chan struct{}),
 		leaderc:     make(chan struct{}, 1),
 		readyTaken:  make(chan struct{}, 1),
+		readyDone:   make(chan struct{}, 1),
 		snapc:       make(chan snap.Meta, 4),
 		cleanups:    make(chan wal.Released, 16),
 		janitorDone: make(chan struct{}),
@@ -264,6 +269,15 @@ func (n *Node) Propose(ctx context.Context, data []byte) error {
 // between proposals sends one batch per fsync instead of many small ones.
 // It is a hint: a signal may cover a Ready taken before a proposal.
 func (n *Node) ReadyTaken() <-chan struct{} { return n.readyTaken }
+
+// InReady reports whether the Ready loop is handling a Ready (mostly:
+// waiting for the WAL's fsync); ReadyDone is signalled each time it
+// finishes one. A proposer that holds its batch while the loop is busy
+// and proposes when it is done puts every write that arrived during the
+// fsync into the next entry, instead of proposing the first of them at
+// once into an fsync of its own.
+func (n *Node) InReady() bool              { return n.inReady.Load() }
+func (n *Node) ReadyDone() <-chan struct{} { return n.readyDone }
 
 // ProposeConfChange submits a membership change.
 func (n *Node) ProposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
@@ -431,6 +445,7 @@ func (n *Node) run() {
 		case <-n.reads.pending:
 			n.reads.send(n.raft)
 		case rd := <-n.raft.Ready():
+			n.inReady.Store(true)
 			select {
 			case n.readyTaken <- struct{}{}:
 			default:
@@ -440,6 +455,11 @@ func (n *Node) run() {
 				// writes that are not durable.
 				n.log.Error("raft ready failed; stopping the member", "err", err)
 				return
+			}
+			n.inReady.Store(false)
+			select {
+			case n.readyDone <- struct{}{}:
+			default:
 			}
 		case m := <-n.snapc:
 			n.compact(m)

@@ -14,8 +14,10 @@
 //
 //	byte 0x01 | uvarint count | count × (uvarint len | store.Request bytes)
 //
-// One entry carries every write that was pending when the proposer ran, so
-// concurrent clients share one Raft round and one WAL fsync.
+// One entry carries every write that was pending when the proposer ran,
+// and every write that arrived while the Raft loop was busy with the
+// previous Ready, so concurrent clients share one Raft round and one WAL
+// fsync.
 //
 // Usage:
 //

@@ -56,6 +56,67 @@ func (e *batchEncoder) entry() []byte {
 	return append(b, e.body...)
 }
 
+// pendingBatch is the proposer's next log entry while it is gathered.
+type pendingBatch struct {
+	enc  batchEncoder
+	ids  []uint64 // the writes' request IDs, in order
+	size int
+}
+
+func (b *pendingBatch) add(r *store.Request) {
+	b.ids = append(b.ids, r.ID)
+	b.size = b.enc.add(r)
+}
+
+func (b *pendingBatch) full() bool { return b.size >= maxBatchBytes }
+
+// readyState is what the proposer needs of the Raft loop
+// (raftnode.Node): whether it is handling a Ready, and a signal each time
+// it finishes one.
+type readyState interface {
+	InReady() bool
+	ReadyDone() <-chan struct{}
+}
+
+// gatherBatch starts the batch with first and adds the writes queued on
+// in. If the Raft loop is busy with a Ready, a proposal would only wait
+// for it: it then goes on adding writes as they arrive until the loop is
+// done, so every write that arrives during an fsync goes into the next
+// entry rather than the first of them into an entry (and an fsync) of its
+// own. A full batch goes at once. It returns false if stop fired.
+func gatherBatch(b *pendingBatch, first *store.Request, in <-chan *store.Request, rs readyState, stop <-chan struct{}) bool {
+	b.enc.reset()
+	b.ids = b.ids[:0]
+	b.add(first)
+	for !b.full() {
+		select {
+		case r := <-in:
+			b.add(r)
+			continue
+		default:
+		}
+		break
+	}
+	select { // a signal from a Ready finished before now is stale
+	case <-rs.ReadyDone():
+	default:
+	}
+	if !rs.InReady() {
+		return true
+	}
+	for !b.full() {
+		select {
+		case r := <-in:
+			b.add(r)
+		case <-rs.ReadyDone():
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	return true
+}
+
 var errBadEntry = errors.New("server: malformed log entry")
 
 // decodeBatch reads the requests of one log entry.

@@ -538,15 +538,13 @@ func (s *Server) proposeTimeout() time.Duration {
 }
 
 // proposeLoop batches every pending write into one log entry. After each
-// proposal it waits until the Raft loop has taken it (see ReadyTaken), so
-// while one batch is being fsynced the next one gathers every write that
-// arrives meanwhile: one entry per fsync, not one per write.
+// proposal it waits until the Raft loop has taken it (see ReadyTaken), and
+// while the Raft loop is busy with a Ready (in its fsync) it keeps
+// gathering writes until the loop is done (see gatherBatch): one entry per
+// fsync, holding every write that arrived meanwhile.
 func (s *Server) proposeLoop() {
 	defer s.wg.Done()
-	var (
-		ids   []uint64
-		batch batchEncoder
-	)
+	var batch pendingBatch
 	// A Ready always follows a proposal Raft accepted; the timer only
 	// guards against a lost signal.
 	turn := time.NewTimer(s.cfg.TickInterval)
@@ -558,20 +556,10 @@ func (s *Server) proposeLoop() {
 		case <-s.stopc:
 			return
 		}
-		batch.reset()
-		ids = append(ids[:0], r.ID)
-		size := batch.add(r)
-	drain:
-		for size < maxBatchBytes {
-			select {
-			case r = <-s.proposec:
-				ids = append(ids, r.ID)
-				size = batch.add(r)
-			default:
-				break drain
-			}
+		if !gatherBatch(&batch, r, s.proposec, s.node, s.stopc) {
+			return
 		}
-		batchSize.Observe(float64(len(ids)))
+		batchSize.Observe(float64(len(batch.ids)))
 		select { // drop a stale signal from a Ready taken before this proposal
 		case <-s.node.ReadyTaken():
 		default:
@@ -582,14 +570,14 @@ func (s *Server) proposeLoop() {
 		// clients retry elsewhere; the proposal was never taken, so nothing
 		// of it can apply later.
 		ctx, cancel := context.WithTimeout(context.Background(), s.proposeTimeout())
-		err := s.node.Propose(ctx, batch.entry())
+		err := s.node.Propose(ctx, batch.enc.entry())
 		cancel()
 		if err != nil {
 			code := apierr.RaftInternal
 			if errors.Is(err, raft.ErrProposalDropped) || errors.Is(err, context.DeadlineExceeded) {
 				code, err = apierr.LeaderElect, errNoLeader
 			}
-			for _, id := range ids {
+			for _, id := range batch.ids {
 				s.waits.trigger(id, result{err: apierr.New(code, err.Error(), s.store.Index())})
 			}
 			continue

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -311,5 +313,69 @@ func TestSingleVoterLeadsWithoutElectionTimeout(t *testing.T) {
 			t.Fatalf("%s member: leader=%v after %v", run, s.node.Status().IsLeader, took)
 		}
 		s.Stop()
+	}
+}
+
+// fakeReady stands in for the Raft loop in gatherBatch tests.
+type fakeReady struct {
+	busy bool
+	done chan struct{}
+}
+
+func (f *fakeReady) InReady() bool              { return f.busy }
+func (f *fakeReady) ReadyDone() <-chan struct{} { return f.done }
+
+func putReq(id uint64) *store.Request {
+	return &store.Request{ID: id, Method: store.MethodPut, Path: fmt.Sprint("/k", id), Val: "v"}
+}
+
+// While the Raft loop is busy, writes that arrive go into the same batch
+// until it is done; when it is idle, the batch goes with what is queued.
+func TestGatherBatchWaitsForABusyReadyLoop(t *testing.T) {
+	stop := make(chan struct{})
+	in := make(chan *store.Request, 16)
+	var b pendingBatch
+
+	idle := &fakeReady{done: make(chan struct{}, 1)}
+	in <- putReq(2)
+	if !gatherBatch(&b, putReq(1), in, idle, stop) || !slices.Equal(b.ids, []uint64{1, 2}) {
+		t.Fatalf("idle loop: batch %v, want [1 2] at once", b.ids)
+	}
+
+	busy := &fakeReady{busy: true, done: make(chan struct{}, 1)}
+	busy.done <- struct{}{} // stale: from a Ready finished before
+	gathered := make(chan bool)
+	go func() { gathered <- gatherBatch(&b, putReq(3), in, busy, stop) }()
+	for id := uint64(4); id <= 6; id++ {
+		in <- putReq(id)
+	}
+	select {
+	case <-gathered:
+		t.Fatal("the batch went while the Raft loop was busy")
+	case <-time.After(50 * time.Millisecond):
+	}
+	busy.done <- struct{}{}
+	if !<-gathered || !slices.Equal(b.ids, []uint64{3, 4, 5, 6}) {
+		t.Fatalf("busy loop: batch %v, want [3 4 5 6]", b.ids)
+	}
+	raw, err := decodeBatch(b.enc.entry())
+	if err != nil || len(raw) != 4 || raw[3].Path != "/k6" {
+		t.Fatalf("entry decodes to %d requests, %v", len(raw), err)
+	}
+
+	close(stop)
+	if gatherBatch(&b, putReq(7), in, busy, stop) {
+		t.Fatal("gatherBatch went on after stop")
+	}
+}
+
+// A full batch goes at once, busy loop or not.
+func TestGatherBatchFullGoesAtOnce(t *testing.T) {
+	in := make(chan *store.Request, 1)
+	big := &store.Request{ID: 1, Method: store.MethodPut, Path: "/big", Val: strings.Repeat("x", maxBatchBytes)}
+	var b pendingBatch
+	busy := &fakeReady{busy: true, done: make(chan struct{})}
+	if !gatherBatch(&b, big, in, busy, nil) || len(b.ids) != 1 {
+		t.Fatalf("full batch: %v", b.ids)
 	}
 }
