@@ -137,7 +137,9 @@ type Server struct {
 
 	members *membership
 	tr      atomic.Pointer[transport.Transport] // set once at start
-	removed atomic.Bool                         // this member was removed from the cluster
+	// applying is the apply loop's state, which the proposer waits on.
+	applying *busySignal
+	removed  atomic.Bool // this member was removed from the cluster
 	// cutOff ends watches while the member is cut off from the leader
 	// (leadercontact.go).
 	cutOff cutOff
@@ -162,6 +164,7 @@ var _ httpapi.Backend = (*Server)(nil)
 func Start(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
+		applying: newBusySignal(),
 		cfg:      cfg,
 		log:      cfg.Logger,
 		store:    store.New(store.Config{HistorySize: cfg.HistorySize, MaxWatchers: cfg.MaxWatchers}),
@@ -539,8 +542,8 @@ func (s *Server) proposeTimeout() time.Duration {
 
 // proposeLoop batches every pending write into one log entry. After each
 // proposal it waits until the Raft loop has taken it (see ReadyTaken), and
-// while the Raft loop is busy with a Ready (in its fsync) it keeps
-// gathering writes until the loop is done (see gatherBatch): one entry per
+// while the Raft loop (in its fsync) or the apply loop is busy it keeps
+// gathering writes until they are done (see gatherBatch): one entry per
 // fsync, holding every write that arrived meanwhile.
 func (s *Server) proposeLoop() {
 	defer s.wg.Done()
@@ -556,7 +559,7 @@ func (s *Server) proposeLoop() {
 		case <-s.stopc:
 			return
 		}
-		if !gatherBatch(&batch, r, s.proposec, s.node, s.stopc) {
+		if !gatherBatch(&batch, r, s.proposec, s.stopc, readyStage{s.node}, s.applying) {
 			return
 		}
 		batchSize.Observe(float64(len(batch.ids)))
@@ -615,11 +618,13 @@ func (s *Server) applyLoop() {
 				continue
 			}
 			var last uint64
+			s.applying.start()
 			for _, e := range a.Entries {
 				s.applyEntry(e)
 				last = e.Index
 				s.logBytes += int64(len(e.Data))
 			}
+			s.applying.finish()
 			s.appliedIndex.Store(last)
 			s.node.Applied(last)
 			a.Done()

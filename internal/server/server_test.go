@@ -316,66 +316,81 @@ func TestSingleVoterLeadsWithoutElectionTimeout(t *testing.T) {
 	}
 }
 
-// fakeReady stands in for the Raft loop in gatherBatch tests.
-type fakeReady struct {
-	busy bool
-	done chan struct{}
-}
-
-func (f *fakeReady) InReady() bool              { return f.busy }
-func (f *fakeReady) ReadyDone() <-chan struct{} { return f.done }
-
 func putReq(id uint64) *store.Request {
 	return &store.Request{ID: id, Method: store.MethodPut, Path: fmt.Sprint("/k", id), Val: "v"}
 }
 
-// While the Raft loop is busy, writes that arrive go into the same batch
-// until it is done; when it is idle, the batch goes with what is queued.
-func TestGatherBatchWaitsForABusyReadyLoop(t *testing.T) {
+// While a stage is busy, writes that arrive go into the same batch until
+// it is done, stage after stage; when none is busy, the batch goes with
+// what is queued.
+func TestGatherBatchWaitsForBusyStages(t *testing.T) {
 	stop := make(chan struct{})
 	in := make(chan *store.Request, 16)
 	var b pendingBatch
 
-	idle := &fakeReady{done: make(chan struct{}, 1)}
+	idle := newBusySignal()
+	idle.finish() // a stale signal
 	in <- putReq(2)
-	if !gatherBatch(&b, putReq(1), in, idle, stop) || !slices.Equal(b.ids, []uint64{1, 2}) {
-		t.Fatalf("idle loop: batch %v, want [1 2] at once", b.ids)
+	if !gatherBatch(&b, putReq(1), in, stop, idle, newBusySignal()) || !slices.Equal(b.ids, []uint64{1, 2}) {
+		t.Fatalf("idle stages: batch %v, want [1 2] at once", b.ids)
 	}
 
-	busy := &fakeReady{busy: true, done: make(chan struct{}, 1)}
-	busy.done <- struct{}{} // stale: from a Ready finished before
+	ready, apply := newBusySignal(), newBusySignal()
+	ready.start()
+	apply.start()
+	ready.finish() // stale: from work finished before
+	ready.start()
 	gathered := make(chan bool)
-	go func() { gathered <- gatherBatch(&b, putReq(3), in, busy, stop) }()
-	for id := uint64(4); id <= 6; id++ {
-		in <- putReq(id)
+	go func() { gathered <- gatherBatch(&b, putReq(3), in, stop, ready, apply) }()
+	notYet := func(what string) {
+		t.Helper()
+		select {
+		case <-gathered:
+			t.Fatalf("the batch went while %s", what)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	select {
-	case <-gathered:
-		t.Fatal("the batch went while the Raft loop was busy")
-	case <-time.After(50 * time.Millisecond):
+	in <- putReq(4)
+	notYet("the first stage was busy")
+	ready.finish()
+	in <- putReq(5)
+	notYet("the second stage was busy")
+	apply.finish()
+	if !<-gathered || !slices.Equal(b.ids, []uint64{3, 4, 5}) {
+		t.Fatalf("busy stages: batch %v, want [3 4 5]", b.ids)
 	}
-	busy.done <- struct{}{}
-	if !<-gathered || !slices.Equal(b.ids, []uint64{3, 4, 5, 6}) {
-		t.Fatalf("busy loop: batch %v, want [3 4 5 6]", b.ids)
+	reqs, err := decodeBatch(b.enc.entry())
+	if err != nil || len(reqs) != 3 || reqs[2].Path != "/k5" {
+		t.Fatalf("entry decodes to %d requests, %v", len(reqs), err)
 	}
-	raw, err := decodeBatch(b.enc.entry())
-	if err != nil || len(raw) != 4 || raw[3].Path != "/k6" {
-		t.Fatalf("entry decodes to %d requests, %v", len(raw), err)
+
+	// A done signal left from earlier work does not end the wait.
+	only := newBusySignal()
+	only.finish()
+	only.start()
+	go func() { gathered <- gatherBatch(&b, putReq(6), in, stop, only) }()
+	notYet("the stage was busy, with a stale done signal")
+	only.finish()
+	if !<-gathered || !slices.Equal(b.ids, []uint64{6}) {
+		t.Fatalf("batch %v, want [6]", b.ids)
 	}
 
 	close(stop)
-	if gatherBatch(&b, putReq(7), in, busy, stop) {
+	busy := newBusySignal()
+	busy.start()
+	if gatherBatch(&b, putReq(7), in, stop, busy) {
 		t.Fatal("gatherBatch went on after stop")
 	}
 }
 
-// A full batch goes at once, busy loop or not.
+// A full batch goes at once, busy stages or not.
 func TestGatherBatchFullGoesAtOnce(t *testing.T) {
 	in := make(chan *store.Request, 1)
 	big := &store.Request{ID: 1, Method: store.MethodPut, Path: "/big", Val: strings.Repeat("x", maxBatchBytes)}
 	var b pendingBatch
-	busy := &fakeReady{busy: true, done: make(chan struct{})}
-	if !gatherBatch(&b, big, in, busy, nil) || len(b.ids) != 1 {
+	busy := newBusySignal()
+	busy.start()
+	if !gatherBatch(&b, big, in, nil, busy) || len(b.ids) != 1 {
 		t.Fatalf("full batch: %v", b.ids)
 	}
 }
