@@ -100,10 +100,8 @@ type Node struct {
 	// readyTaken is signalled (non-blocking) whenever the Ready loop takes a
 	// Ready, i.e. Raft's pending entries and messages left for the WAL.
 	readyTaken chan struct{}
-	// inReady is true while the Ready loop handles a Ready; readyDone is
-	// signalled (non-blocking) each time it finishes one.
-	inReady   atomic.Bool
-	readyDone chan struct{}
+	// ready is the Ready loop as a Stage: busy while it handles a Ready.
+	ready     *Stage
 	recvApp   atomic.Uint64
 	sendApp   atomic.Uint64
 	leaderSet atomic.Int64 // unix nanos when the current leader was first seen
@@ -158,7 +156,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		donec:       make(chan struct{}),
 		leaderc:     make(chan struct{}, 1),
 		readyTaken:  make(chan struct{}, 1),
-		readyDone:   make(chan struct{}, 1),
+		ready:       NewStage(),
 		snapc:       make(chan snap.Meta, 4),
 		cleanups:    make(chan wal.Released, 16),
 		janitorDone: make(chan struct{}),
@@ -270,14 +268,12 @@ func (n *Node) Propose(ctx context.Context, data []byte) error {
 // It is a hint: a signal may cover a Ready taken before a proposal.
 func (n *Node) ReadyTaken() <-chan struct{} { return n.readyTaken }
 
-// InReady reports whether the Ready loop is handling a Ready (mostly:
-// waiting for the WAL's fsync); ReadyDone is signalled each time it
-// finishes one. A proposer that holds its batch while the loop is busy
-// and proposes when it is done puts every write that arrived during the
-// fsync into the next entry, instead of proposing the first of them at
-// once into an fsync of its own.
-func (n *Node) InReady() bool              { return n.inReady.Load() }
-func (n *Node) ReadyDone() <-chan struct{} { return n.readyDone }
+// ReadyStage is the Ready loop as a Stage: busy while it handles a Ready
+// (mostly: waiting for the WAL's fsync). A proposer that holds its batch
+// while the loop is busy and proposes when it is done puts every write
+// that arrived during the fsync into the next entry, instead of proposing
+// the first of them at once into an fsync of its own.
+func (n *Node) ReadyStage() *Stage { return n.ready }
 
 // ProposeConfChange submits a membership change.
 func (n *Node) ProposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
@@ -445,7 +441,7 @@ func (n *Node) run() {
 		case <-n.reads.pending:
 			n.reads.send(n.raft)
 		case rd := <-n.raft.Ready():
-			n.inReady.Store(true)
+			n.ready.Start()
 			select {
 			case n.readyTaken <- struct{}{}:
 			default:
@@ -456,11 +452,7 @@ func (n *Node) run() {
 				n.log.Error("raft ready failed; stopping the member", "err", err)
 				return
 			}
-			n.inReady.Store(false)
-			select {
-			case n.readyDone <- struct{}{}:
-			default:
-			}
+			n.ready.Finish()
 		case m := <-n.snapc:
 			n.compact(m)
 		case <-n.stopc:

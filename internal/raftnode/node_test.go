@@ -201,25 +201,25 @@ func TestJanitorPurgesOldSnapshots(t *testing.T) {
 	t.Fatalf("%d snapshots left, want the newest 2: %v", len(snaps), snaps)
 }
 
-// ReadyDone is signalled each time the Ready loop finishes a Ready, and
-// InReady is false once it has nothing left to handle.
-func TestReadyDoneAndInReady(t *testing.T) {
+// The Ready stage signals Done each time the Ready loop finishes a Ready,
+// and is not Busy once it has nothing left to handle.
+func TestReadyStage(t *testing.T) {
 	m := startMember(t, t.TempDir(), func(io.Reader) error { return nil })
 	for i := 0; i < 3; i++ {
 		select { // drop what earlier Readys left
-		case <-m.n.ReadyDone():
+		case <-m.n.ReadyStage().Done():
 		default:
 		}
 		m.proposeApplied(t, fmt.Sprint("p", i))
 		select {
-		case <-m.n.ReadyDone():
+		case <-m.n.ReadyStage().Done():
 		case <-time.After(5 * time.Second):
 			t.Fatalf("proposal %d applied, but no Ready was reported done", i)
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for m.n.InReady() {
+		for m.n.ReadyStage().Busy() {
 			if time.Now().After(deadline) {
-				t.Fatal("InReady stays true with nothing to do")
+				t.Fatal("the Ready stage stays busy with nothing to do")
 			}
 			time.Sleep(time.Millisecond)
 		}

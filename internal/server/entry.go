@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/arbor-kv/arbor/internal/raftnode"
 	"github.com/arbor-kv/arbor/internal/store"
@@ -72,34 +71,26 @@ func (b *pendingBatch) add(r *store.Request) {
 
 func (b *pendingBatch) full() bool { return b.size >= maxBatchBytes }
 
-// stage is a step of the write pipeline the proposer waits for: the Raft
-// loop handling a Ready (mostly its fsync), the apply loop applying
-// entries. Done is signalled each time it finishes a piece of work.
-type stage interface {
-	Busy() bool
-	Done() <-chan struct{}
-}
-
 // gatherBatch starts the batch with first and adds the writes queued on
-// in. Then, for each stage that is busy, it goes on adding writes as they
-// arrive until that stage is done: while the Raft loop is in an fsync a
+// in. Then, for each stage that is busy (the Raft loop, the apply loop),
+// it goes on adding writes as they arrive until that stage is done: while the Raft loop is in an fsync a
 // proposal would only wait for it, and while the apply loop is applying,
 // the clients it is answering are about to send their next writes. So the
 // writes of one wave share an entry and an fsync instead of the first of
 // them going alone into an fsync of its own. A full batch goes at once.
 // It returns false if stop fired.
-func gatherBatch(b *pendingBatch, first *store.Request, in <-chan *store.Request, stop <-chan struct{}, stages ...stage) bool {
+func gatherBatch(b *pendingBatch, first *store.Request, in <-chan *store.Request, stop <-chan struct{}, stages ...*raftnode.Stage) bool {
 	b.enc.reset()
 	b.ids = b.ids[:0]
 	b.add(first)
+drain:
 	for !b.full() {
 		select {
 		case r := <-in:
 			b.add(r)
-			continue
 		default:
+			break drain
 		}
-		break
 	}
 	for _, st := range stages {
 		select { // a signal from work finished before now is stale
@@ -123,33 +114,6 @@ func gatherBatch(b *pendingBatch, first *store.Request, in <-chan *store.Request
 	}
 	return true
 }
-
-// busySignal is a stage's state: busy while it works, a signal when done.
-type busySignal struct {
-	busy atomic.Bool
-	done chan struct{}
-}
-
-func newBusySignal() *busySignal { return &busySignal{done: make(chan struct{}, 1)} }
-
-func (s *busySignal) start() { s.busy.Store(true) }
-
-func (s *busySignal) finish() {
-	s.busy.Store(false)
-	select {
-	case s.done <- struct{}{}:
-	default:
-	}
-}
-
-func (s *busySignal) Busy() bool            { return s.busy.Load() }
-func (s *busySignal) Done() <-chan struct{} { return s.done }
-
-// readyStage is the Raft loop as a stage.
-type readyStage struct{ n *raftnode.Node }
-
-func (r readyStage) Busy() bool            { return r.n.InReady() }
-func (r readyStage) Done() <-chan struct{} { return r.n.ReadyDone() }
 
 var errBadEntry = errors.New("server: malformed log entry")
 

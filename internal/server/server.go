@@ -138,7 +138,7 @@ type Server struct {
 	members *membership
 	tr      atomic.Pointer[transport.Transport] // set once at start
 	// applying is the apply loop's state, which the proposer waits on.
-	applying *busySignal
+	applying *raftnode.Stage
 	removed  atomic.Bool // this member was removed from the cluster
 	// cutOff ends watches while the member is cut off from the leader
 	// (leadercontact.go).
@@ -164,7 +164,7 @@ var _ httpapi.Backend = (*Server)(nil)
 func Start(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
-		applying: newBusySignal(),
+		applying: raftnode.NewStage(),
 		cfg:      cfg,
 		log:      cfg.Logger,
 		store:    store.New(store.Config{HistorySize: cfg.HistorySize, MaxWatchers: cfg.MaxWatchers}),
@@ -559,7 +559,7 @@ func (s *Server) proposeLoop() {
 		case <-s.stopc:
 			return
 		}
-		if !gatherBatch(&batch, r, s.proposec, s.stopc, readyStage{s.node}, s.applying) {
+		if !gatherBatch(&batch, r, s.proposec, s.stopc, s.node.ReadyStage(), s.applying) {
 			return
 		}
 		batchSize.Observe(float64(len(batch.ids)))
@@ -618,13 +618,13 @@ func (s *Server) applyLoop() {
 				continue
 			}
 			var last uint64
-			s.applying.start()
+			s.applying.Start()
 			for _, e := range a.Entries {
 				s.applyEntry(e)
 				last = e.Index
 				s.logBytes += int64(len(e.Data))
 			}
-			s.applying.finish()
+			s.applying.Finish()
 			s.appliedIndex.Store(last)
 			s.node.Applied(last)
 			a.Done()

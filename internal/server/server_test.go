@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/arbor-kv/arbor/internal/apierr"
+	"github.com/arbor-kv/arbor/internal/raftnode"
 	"github.com/arbor-kv/arbor/internal/store"
 )
 
@@ -328,18 +329,18 @@ func TestGatherBatchWaitsForBusyStages(t *testing.T) {
 	in := make(chan *store.Request, 16)
 	var b pendingBatch
 
-	idle := newBusySignal()
-	idle.finish() // a stale signal
+	idle := raftnode.NewStage()
+	idle.Finish() // a stale signal
 	in <- putReq(2)
-	if !gatherBatch(&b, putReq(1), in, stop, idle, newBusySignal()) || !slices.Equal(b.ids, []uint64{1, 2}) {
+	if !gatherBatch(&b, putReq(1), in, stop, idle, raftnode.NewStage()) || !slices.Equal(b.ids, []uint64{1, 2}) {
 		t.Fatalf("idle stages: batch %v, want [1 2] at once", b.ids)
 	}
 
-	ready, apply := newBusySignal(), newBusySignal()
-	ready.start()
-	apply.start()
-	ready.finish() // stale: from work finished before
-	ready.start()
+	ready, apply := raftnode.NewStage(), raftnode.NewStage()
+	ready.Start()
+	apply.Start()
+	ready.Finish() // stale: from work finished before
+	ready.Start()
 	gathered := make(chan bool)
 	go func() { gathered <- gatherBatch(&b, putReq(3), in, stop, ready, apply) }()
 	notYet := func(what string) {
@@ -352,10 +353,10 @@ func TestGatherBatchWaitsForBusyStages(t *testing.T) {
 	}
 	in <- putReq(4)
 	notYet("the first stage was busy")
-	ready.finish()
+	ready.Finish()
 	in <- putReq(5)
 	notYet("the second stage was busy")
-	apply.finish()
+	apply.Finish()
 	if !<-gathered || !slices.Equal(b.ids, []uint64{3, 4, 5}) {
 		t.Fatalf("busy stages: batch %v, want [3 4 5]", b.ids)
 	}
@@ -365,19 +366,19 @@ func TestGatherBatchWaitsForBusyStages(t *testing.T) {
 	}
 
 	// A done signal left from earlier work does not end the wait.
-	only := newBusySignal()
-	only.finish()
-	only.start()
+	only := raftnode.NewStage()
+	only.Finish()
+	only.Start()
 	go func() { gathered <- gatherBatch(&b, putReq(6), in, stop, only) }()
 	notYet("the stage was busy, with a stale done signal")
-	only.finish()
+	only.Finish()
 	if !<-gathered || !slices.Equal(b.ids, []uint64{6}) {
 		t.Fatalf("batch %v, want [6]", b.ids)
 	}
 
 	close(stop)
-	busy := newBusySignal()
-	busy.start()
+	busy := raftnode.NewStage()
+	busy.Start()
 	if gatherBatch(&b, putReq(7), in, stop, busy) {
 		t.Fatal("gatherBatch went on after stop")
 	}
@@ -388,8 +389,8 @@ func TestGatherBatchFullGoesAtOnce(t *testing.T) {
 	in := make(chan *store.Request, 1)
 	big := &store.Request{ID: 1, Method: store.MethodPut, Path: "/big", Val: strings.Repeat("x", maxBatchBytes)}
 	var b pendingBatch
-	busy := newBusySignal()
-	busy.start()
+	busy := raftnode.NewStage()
+	busy.Start()
 	if !gatherBatch(&b, big, in, nil, busy) || len(b.ids) != 1 {
 		t.Fatalf("full batch: %v", b.ids)
 	}
