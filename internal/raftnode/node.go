@@ -70,9 +70,18 @@ func (a Apply) Done() { close(a.done) }
 
 // Node is a running Raft member.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	raft    raft.Node
+	cfg Config
+	log *slog.Logger
+	// raft is the Raft state machine, driven directly (not through
+	// raft.Node's goroutine: each hand-off to it was a goroutine switch on
+	// the path from one fsync to the next, and under load a switched-to
+	// goroutine waits behind the runnable connection handlers). raftMu
+	// guards it; it is never held while calling out of this package.
+	raftMu sync.Mutex
+	raft   *raft.RawNode
+	// kick wakes the Ready loop after another goroutine gave Raft work
+	// (a proposal, a message); coalesced.
+	kick    chan struct{}
 	storage *storage
 	wal     *wal.WAL
 	snapDir string
@@ -157,6 +166,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		leaderc:     make(chan struct{}, 1),
 		readyTaken:  make(chan struct{}, 1),
 		ready:       NewStage(),
+		kick:        make(chan struct{}, 1),
 		snapc:       make(chan snap.Meta, 4),
 		cleanups:    make(chan wal.Released, 16),
 		janitorDone: make(chan struct{}),
@@ -217,7 +227,10 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		n.term.Store(hs.Term)
 		rc.Applied = meta.Index
 		rc.ID = n.Identity.MemberID
-		n.raft = raft.RestartNode(rc)
+		if n.raft, err = raft.NewRawNode(rc); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("raftnode: %w", err)
+		}
 		n.log.Info("raft node restarted", "id", fmt.Sprintf("%x", rc.ID), "snapshot_index", meta.Index,
 			"wal_entries", len(ents), "commit", hs.Commit, "term", hs.Term, "wal_read_took", time.Since(walStart))
 	} else {
@@ -234,12 +247,15 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		}
 		n.wal, n.Identity = w, cfg.Identity
 		rc.ID = cfg.Identity.MemberID
-		if len(cfg.Peers) == 0 {
-			// Joining a running cluster: the leader, which added this
-			// member, sends it the log or a snapshot.
-			n.raft = raft.RestartNode(rc)
-		} else {
-			n.raft = raft.StartNode(rc, cfg.Peers)
+		if n.raft, err = raft.NewRawNode(rc); err == nil && len(cfg.Peers) > 0 {
+			// A new cluster. Without peers the member joins a running
+			// cluster: the leader, which added it, sends it the log or a
+			// snapshot.
+			err = n.raft.Bootstrap(cfg.Peers)
+		}
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("raftnode: %w", err)
 		}
 		n.log.Info("raft node started", "id", fmt.Sprintf("%x", rc.ID), "peers", len(cfg.Peers))
 	}
@@ -252,14 +268,62 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 // Apply delivers committed entries in log order. It is closed after Stop.
 func (n *Node) Apply() <-chan Apply { return n.applyc }
 
+// withRaft runs f on the Raft state machine, under its lock; f must not
+// call out of this package.
+func (n *Node) withRaft(f func(rn *raft.RawNode)) {
+	n.raftMu.Lock()
+	f(n.raft)
+	n.raftMu.Unlock()
+}
+
+// wake tells the Ready loop that Raft may have a Ready.
+func (n *Node) wake() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// leaderPoll is how often a proposal made while no leader is known is
+// retried. An election takes at least an election timeout, so polling
+// costs next to nothing.
+const leaderPoll = 5 * time.Millisecond
+
 // Propose submits data to be appended to the log. Success means only that
 // the proposal was accepted for replication, not that it was committed.
+// While no leader is known it waits for one (or for ctx), as raft.Node did.
 func (n *Node) Propose(ctx context.Context, data []byte) error {
-	err := n.raft.Propose(ctx, data)
-	if errors.Is(err, raft.ErrStopped) {
-		return ErrStopped
+	return n.propose(ctx, func(rn *raft.RawNode) error { return rn.Propose(data) })
+}
+
+func (n *Node) propose(ctx context.Context, f func(rn *raft.RawNode) error) error {
+	for {
+		select {
+		case <-n.donec: // Raft would take it, but nothing would persist it
+			return ErrStopped
+		default:
+		}
+		var err error
+		leaderless := false
+		n.withRaft(func(rn *raft.RawNode) {
+			err = f(rn)
+			leaderless = errors.Is(err, raft.ErrProposalDropped) && rn.BasicStatus().Lead == raft.None
+		})
+		if err == nil {
+			n.wake()
+			return nil
+		}
+		if !leaderless {
+			return err
+		}
+		select {
+		case <-time.After(leaderPoll):
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.donec:
+			return ErrStopped
+		}
 	}
-	return err
 }
 
 // ReadyTaken is signalled each time the Ready loop takes a Ready: whatever
@@ -277,14 +341,16 @@ func (n *Node) ReadyStage() *Stage { return n.ready }
 
 // ProposeConfChange submits a membership change.
 func (n *Node) ProposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
-	return n.raft.ProposeConfChange(ctx, cc)
+	return n.propose(ctx, func(rn *raft.RawNode) error { return rn.ProposeConfChange(cc) })
 }
 
 // ApplyConfChange applies a committed membership change; called by the
 // apply loop for every EntryConfChange, in log order.
 func (n *Node) ApplyConfChange(cc raftpb.ConfChange) {
-	cs := n.raft.ApplyConfChange(cc)
+	var cs *raftpb.ConfState
+	n.withRaft(func(rn *raft.RawNode) { cs = rn.ApplyConfChange(cc) })
 	n.confState.Store(cs)
+	n.wake()
 }
 
 // Step hands a message from a peer to the Raft state machine.
@@ -301,12 +367,25 @@ func (n *Node) Step(ctx context.Context, m raftpb.Message) error {
 			n.leaderHeard.Store(now.UnixNano())
 		}
 	}
-	return n.raft.Step(ctx, m)
+	var err error
+	n.withRaft(func(rn *raft.RawNode) { err = rn.Step(m) })
+	n.wake()
+	if errors.Is(err, raft.ErrStepLocalMsg) || errors.Is(err, raft.ErrStepPeerNotFound) {
+		// Not for the network, or an answer from a member no longer in the
+		// configuration: dropped, as raft.Node drops them.
+		return nil
+	}
+	return err
 }
 
 // Campaign asks this member to start an election (used by a single-voter
 // cluster so it need not wait out an election timeout).
-func (n *Node) Campaign(ctx context.Context) error { return n.raft.Campaign(ctx) }
+func (n *Node) Campaign(ctx context.Context) error {
+	var err error
+	n.withRaft(func(rn *raft.RawNode) { err = rn.Campaign() })
+	n.wake()
+	return err
+}
 
 // Status is a cheap snapshot of the node's state for headers and stats.
 type Status struct {
@@ -344,7 +423,9 @@ func (n *Node) AppendRates() (recv, send Rate) {
 // SoleVoter reports whether this member is the only voter Raft knows of: it
 // then need not wait out an election timeout before leading.
 func (n *Node) SoleVoter() bool {
-	voters := n.raft.Status().Config.Voters.IDs()
+	var st raft.Status
+	n.withRaft(func(rn *raft.RawNode) { st = rn.Status() })
+	voters := st.Config.Voters.IDs()
 	_, self := voters[n.Identity.MemberID]
 	return len(voters) == 1 && self
 }
@@ -424,7 +505,6 @@ func (n *Node) run() {
 	defer close(n.cleanups)
 	defer close(n.applyc)
 	defer n.wal.Close()
-	defer n.raft.Stop()
 	defer n.reads.fail(ErrStopped)
 
 	ticker := time.NewTicker(n.cfg.TickInterval)
@@ -434,13 +514,30 @@ func (n *Node) run() {
 	readRetry := time.Duration(4*n.cfg.HeartbeatTicks) * n.cfg.TickInterval
 	readGiveUp := time.Duration(3*n.cfg.ElectionTicks) * n.cfg.TickInterval
 	for {
+		// Raft has work whenever anything stepped it (here or elsewhere):
+		// a pending kick makes the select below take it, while the other
+		// cases still get their turn under load.
+		var has bool
+		n.withRaft(func(rn *raft.RawNode) { has = rn.HasReady() })
+		if has {
+			n.wake()
+		}
 		select {
 		case <-ticker.C:
-			n.raft.Tick()
+			n.withRaft(func(rn *raft.RawNode) { rn.Tick() })
 			n.reads.expire(time.Now(), readRetry, readGiveUp)
 		case <-n.reads.pending:
-			n.reads.send(n.raft)
-		case rd := <-n.raft.Ready():
+			n.reads.send(raftReads{n})
+		case <-n.kick:
+			var rd raft.Ready
+			n.withRaft(func(rn *raft.RawNode) {
+				if has = rn.HasReady(); has {
+					rd = rn.Ready()
+				}
+			})
+			if !has {
+				continue
+			}
 			n.ready.Start()
 			select {
 			case n.readyTaken <- struct{}{}:
@@ -520,14 +617,14 @@ func (n *Node) handleReady(rd raft.Ready) error {
 			return nil
 		}
 	}
-	n.raft.Advance()
+	n.withRaft(func(rn *raft.RawNode) { rn.Advance(rd) })
 	if applied != nil && !n.isLeader.Load() && n.SoleVoter() {
 		// The membership change just applied left this member the only
 		// voter (a new cluster's bootstrap, a restart replaying it, the
 		// others removed): no one else can elect it, so it need not wait
 		// out an election timeout. Raft refuses a campaign while a conf
 		// change is still unapplied, which is why it waits until here.
-		if err := n.raft.Campaign(context.Background()); err != nil && !errors.Is(err, raft.ErrStopped) {
+		if err := n.Campaign(context.Background()); err != nil {
 			n.log.Warn("campaign", "err", err)
 		}
 	}

@@ -3,6 +3,7 @@ package raftnode
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,10 +25,26 @@ type member struct {
 
 func startMember(t *testing.T, dir string, restore func(io.Reader) error) *member {
 	t.Helper()
+	m := startUnled(t, dir, restore, 10*time.Millisecond, []raft.Peer{{ID: 7}})
+	_ = m.n.Campaign(context.Background())
+	deadline := time.Now().Add(5 * time.Second)
+	for !m.n.Status().IsLeader {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return m
+}
+
+// startUnled starts member 7 of a new cluster of peers, with the given
+// tick, applying what commits, and does not wait for a leader.
+func startUnled(t *testing.T, dir string, restore func(io.Reader) error, tick time.Duration, peers []raft.Peer) *member {
+	t.Helper()
 	id := Identity{MemberID: 7, ClusterID: 9, Name: "m"}
 	n, err := Start(Config{
-		Identity: id, DataDir: dir, Peers: []raft.Peer{{ID: 7}},
-		TickInterval: 10 * time.Millisecond, ElectionTicks: 5, HeartbeatTicks: 1,
+		Identity: id, DataDir: dir, Peers: peers,
+		TickInterval: tick, ElectionTicks: 5, HeartbeatTicks: 1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, restore)
 	if err != nil {
@@ -44,14 +61,6 @@ func startMember(t *testing.T, dir string, restore func(io.Reader) error) *membe
 		}
 	}()
 	t.Cleanup(m.stop)
-	_ = n.Campaign(context.Background())
-	deadline := time.Now().Add(5 * time.Second)
-	for !n.Status().IsLeader {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader")
-		}
-		time.Sleep(time.Millisecond)
-	}
 	return m
 }
 
@@ -223,5 +232,77 @@ func TestReadyStage(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	}
+}
+
+// A proposal made before there is a leader waits for one, as it did under
+// raft.Node, instead of failing at once with ErrProposalDropped.
+func TestProposeWaitsForALeader(t *testing.T) {
+	noRestore := func(io.Reader) error { t.Fatal("no snapshot expected"); return nil }
+	// A sole voter elects itself after an election timeout (50-100 ms).
+	m := startUnled(t, t.TempDir(), noRestore, 10*time.Millisecond, []raft.Peer{{ID: 7}})
+	if err := m.n.Propose(context.Background(), []byte("early")); err != nil {
+		t.Fatalf("proposal before the election: %v", err)
+	}
+	if got := m.next(t); string(got) != "early" {
+		t.Fatalf("applied %q", got)
+	}
+
+	// One of two voters never gets a leader: the proposal waits until its
+	// context ends.
+	m2 := startUnled(t, t.TempDir(), noRestore, 10*time.Millisecond, []raft.Peer{{ID: 7}, {ID: 8}})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := m2.n.Propose(ctx, []byte("never"))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("leaderless proposal: %v after %v, want it to wait for its deadline", err, time.Since(start))
+	}
+}
+
+// Work handed to Raft from other goroutines (a campaign, a proposal) is
+// taken at once, not at the next tick.
+func TestRaftWorkWakesTheReadyLoop(t *testing.T) {
+	m := startUnled(t, t.TempDir(), func(io.Reader) error { return nil }, time.Hour, []raft.Peer{{ID: 7}})
+	// The bootstrap's conf change needs no tick either: applying it makes
+	// the sole voter campaign.
+	deadline := time.Now().Add(5 * time.Second)
+	for !m.n.Status().IsLeader {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader without ticks")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		m.proposeApplied(t, fmt.Sprint("w", i))
+	}
+	idx, err := m.n.ReadIndex(context.Background())
+	if err != nil || idx < 4 {
+		t.Fatalf("read index %d, %v", idx, err)
+	}
+}
+
+// Messages Raft must not take from the network are dropped without error,
+// as raft.Node dropped them: an answer from a member not in the
+// configuration, a local message type.
+func TestStepDropsForeignMessages(t *testing.T) {
+	m := startMember(t, t.TempDir(), func(io.Reader) error { return nil })
+	for _, msg := range []raftpb.Message{
+		{Type: raftpb.MsgAppResp, From: 99, To: 7, Term: 1},
+		{Type: raftpb.MsgHup, From: 99, To: 7},
+	} {
+		if err := m.n.Step(context.Background(), msg); err != nil {
+			t.Errorf("%v from 99: %v", msg.Type, err)
+		}
+	}
+	m.proposeApplied(t, "still leading")
+}
+
+// After Stop nothing would persist a proposal, so it is refused.
+func TestProposeAfterStop(t *testing.T) {
+	m := startMember(t, t.TempDir(), func(io.Reader) error { return nil })
+	m.stop()
+	if err := m.n.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrStopped) {
+		t.Fatalf("proposal after stop: %v, want ErrStopped", err)
 	}
 }

@@ -56,16 +56,29 @@ type readIndexer struct {
 	// Owned by the Ready loop.
 	seq         uint64
 	inflight    []chan readResult
-	sentAt      time.Time // the latest round of inflight
-	firstSentAt time.Time // its first round
-	firstSeq    uint64    // the first round of inflight
-	rn          raft.Node // set by send
+	sentAt      time.Time     // the latest round of inflight
+	firstSentAt time.Time     // its first round
+	firstSeq    uint64        // the first round of inflight
+	rn          readIndexRaft // set by send
+}
+
+// readIndexRaft is the part of Raft the readIndexer uses.
+type readIndexRaft interface {
+	ReadIndex(ctx context.Context, rctx []byte) error
+}
+
+// raftReads is the Node's Raft as a readIndexRaft.
+type raftReads struct{ n *Node }
+
+func (r raftReads) ReadIndex(_ context.Context, rctx []byte) error {
+	r.n.withRaft(func(rn *raft.RawNode) { rn.ReadIndex(rctx) })
+	return nil
 }
 
 func (r *readIndexer) init() { r.pending = make(chan struct{}, 1) }
 
 // send starts a round for everything queued, unless one is in flight.
-func (r *readIndexer) send(rn raft.Node) {
+func (r *readIndexer) send(rn readIndexRaft) {
 	if r.inflight != nil {
 		return // answer() starts the next round
 	}
@@ -89,9 +102,8 @@ func (r *readIndexer) sendRound() {
 	var rctx [16]byte
 	binary.BigEndian.PutUint64(rctx[:8], r.member)
 	binary.BigEndian.PutUint64(rctx[8:], r.seq)
-	// ReadIndex only queues a message for the raft goroutine, which serves
-	// it in the same select that offers Ready (so this cannot deadlock) and
-	// returns ErrStopped once the node stops.
+	// Called by the Ready loop, which takes the Ready that carries the
+	// request on its next turn.
 	if err := r.rn.ReadIndex(context.Background(), rctx[:]); err != nil {
 		r.finish(readResult{err: err})
 	}

@@ -172,8 +172,12 @@ func (n *Node) applySnapshot(sn raftpb.Snapshot) error {
 
 // ReportSnapshot tells Raft how sending a snapshot to member id ended.
 func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
-	n.raft.ReportSnapshot(id, status)
+	n.withRaft(func(rn *raft.RawNode) { rn.ReportSnapshot(id, status) })
+	n.wake()
 }
 
 // ReportUnreachable tells Raft that the last message to member id was lost.
-func (n *Node) ReportUnreachable(id uint64) { n.raft.ReportUnreachable(id) }
+func (n *Node) ReportUnreachable(id uint64) {
+	n.withRaft(func(rn *raft.RawNode) { rn.ReportUnreachable(id) })
+	n.wake()
+}
