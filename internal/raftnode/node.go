@@ -106,10 +106,9 @@ type Node struct {
 	commit   atomic.Uint64
 	isLeader atomic.Bool
 	leaderc  chan struct{} // signalled (non-blocking) when leadership changes
-	// readyTaken is signalled (non-blocking) whenever the Ready loop takes a
-	// Ready, i.e. Raft's pending entries and messages left for the WAL.
-	readyTaken chan struct{}
-	// ready is the Ready loop as a Stage: busy while it handles a Ready.
+	// ready is the Ready loop as a Stage: busy while it handles a Ready;
+	// started when it takes one (Raft's pending entries and messages left
+	// for the WAL).
 	ready     *Stage
 	recvApp   atomic.Uint64
 	sendApp   atomic.Uint64
@@ -164,7 +163,6 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		stopc:       make(chan struct{}),
 		donec:       make(chan struct{}),
 		leaderc:     make(chan struct{}, 1),
-		readyTaken:  make(chan struct{}, 1),
 		ready:       NewStage(),
 		kick:        make(chan struct{}, 1),
 		snapc:       make(chan snap.Meta, 4),
@@ -278,10 +276,7 @@ func (n *Node) withRaft(f func(rn *raft.RawNode)) {
 
 // wake tells the Ready loop that Raft may have a Ready.
 func (n *Node) wake() {
-	select {
-	case n.kick <- struct{}{}:
-	default:
-	}
+	signal(n.kick)
 }
 
 // leaderPoll is how often a proposal made while no leader is known is
@@ -326,14 +321,11 @@ func (n *Node) propose(ctx context.Context, f func(rn *raft.RawNode) error) erro
 	}
 }
 
-// ReadyTaken is signalled each time the Ready loop takes a Ready: whatever
-// was proposed before is on its way to the WAL. A proposer that waits for it
-// between proposals sends one batch per fsync instead of many small ones.
-// It is a hint: a signal may cover a Ready taken before a proposal.
-func (n *Node) ReadyTaken() <-chan struct{} { return n.readyTaken }
-
-// ReadyStage is the Ready loop as a Stage: busy while it handles a Ready
-// (mostly: waiting for the WAL's fsync). A proposer that holds its batch
+// ReadyStage is the Ready loop as a Stage: started each time it takes a
+// Ready (whatever was proposed before is on its way to the WAL: a proposer
+// that waits for it between proposals sends one batch per fsync instead of
+// many small ones), busy while it handles the Ready (mostly: waiting for
+// the WAL's fsync). A proposer that holds its batch
 // while the loop is busy and proposes when it is done puts every write
 // that arrived during the fsync into the next entry, instead of proposing
 // the first of them at once into an fsync of its own.
@@ -527,7 +519,9 @@ func (n *Node) run() {
 			n.withRaft(func(rn *raft.RawNode) { rn.Tick() })
 			n.reads.expire(time.Now(), readRetry, readGiveUp)
 		case <-n.reads.pending:
-			n.reads.send(raftReads{n})
+			n.reads.send(func(rctx []byte) {
+				n.withRaft(func(rn *raft.RawNode) { rn.ReadIndex(rctx) })
+			})
 		case <-n.kick:
 			var rd raft.Ready
 			n.withRaft(func(rn *raft.RawNode) {
@@ -539,10 +533,6 @@ func (n *Node) run() {
 				continue
 			}
 			n.ready.Start()
-			select {
-			case n.readyTaken <- struct{}{}:
-			default:
-			}
 			if err := n.handleReady(rd); err != nil {
 				// The WAL could not be written: continuing would acknowledge
 				// writes that are not durable.
@@ -657,10 +647,7 @@ func (n *Node) noteSoftState(ss *raft.SoftState) {
 	n.isLeader.Store(ss.RaftState == raft.StateLeader)
 	n.state.Store(uint64(ss.RaftState))
 	n.log.Info("raft state", "state", ss.RaftState.String(), "leader", fmt.Sprintf("%x", ss.Lead), "term", n.term.Load())
-	select {
-	case n.leaderc <- struct{}{}:
-	default:
-	}
+	signal(n.leaderc)
 }
 
 // compact records a durable snapshot and drops the log behind it. The WAL

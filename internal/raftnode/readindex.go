@@ -23,10 +23,7 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	n.reads.mu.Lock()
 	n.reads.queue = append(n.reads.queue, w)
 	n.reads.mu.Unlock()
-	select {
-	case n.reads.pending <- struct{}{}:
-	default:
-	}
+	signal(n.reads.pending)
 	select {
 	case r := <-w:
 		return r.index, r.err
@@ -56,29 +53,16 @@ type readIndexer struct {
 	// Owned by the Ready loop.
 	seq         uint64
 	inflight    []chan readResult
-	sentAt      time.Time     // the latest round of inflight
-	firstSentAt time.Time     // its first round
-	firstSeq    uint64        // the first round of inflight
-	rn          readIndexRaft // set by send
-}
-
-// readIndexRaft is the part of Raft the readIndexer uses.
-type readIndexRaft interface {
-	ReadIndex(ctx context.Context, rctx []byte) error
-}
-
-// raftReads is the Node's Raft as a readIndexRaft.
-type raftReads struct{ n *Node }
-
-func (r raftReads) ReadIndex(_ context.Context, rctx []byte) error {
-	r.n.withRaft(func(rn *raft.RawNode) { rn.ReadIndex(rctx) })
-	return nil
+	sentAt      time.Time         // the latest round of inflight
+	firstSentAt time.Time         // its first round
+	firstSeq    uint64            // the first round of inflight
+	ask         func(rctx []byte) // asks Raft for a read index; set by send
 }
 
 func (r *readIndexer) init() { r.pending = make(chan struct{}, 1) }
 
 // send starts a round for everything queued, unless one is in flight.
-func (r *readIndexer) send(rn readIndexRaft) {
+func (r *readIndexer) send(ask func(rctx []byte)) {
 	if r.inflight != nil {
 		return // answer() starts the next round
 	}
@@ -89,7 +73,7 @@ func (r *readIndexer) send(rn readIndexRaft) {
 	if len(batch) == 0 {
 		return
 	}
-	r.inflight, r.rn, r.firstSeq = batch, rn, r.seq+1
+	r.inflight, r.ask, r.firstSeq = batch, ask, r.seq+1
 	r.sendRound()
 	r.firstSentAt = r.sentAt
 }
@@ -104,9 +88,7 @@ func (r *readIndexer) sendRound() {
 	binary.BigEndian.PutUint64(rctx[8:], r.seq)
 	// Called by the Ready loop, which takes the Ready that carries the
 	// request on its next turn.
-	if err := r.rn.ReadIndex(context.Background(), rctx[:]); err != nil {
-		r.finish(readResult{err: err})
-	}
+	r.ask(rctx[:])
 }
 
 // answer delivers a ReadState to the round it belongs to.
@@ -148,10 +130,7 @@ func (r *readIndexer) finish(res readResult) {
 	more := len(r.queue) > 0
 	r.mu.Unlock()
 	if more {
-		select {
-		case r.pending <- struct{}{}:
-		default:
-		}
+		signal(r.pending)
 	}
 }
 

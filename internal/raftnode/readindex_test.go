@@ -1,7 +1,6 @@
 package raftnode
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -15,9 +14,8 @@ type readRecorder struct {
 	sent [][]byte
 }
 
-func (r *readRecorder) ReadIndex(_ context.Context, rctx []byte) error {
+func (r *readRecorder) ReadIndex(rctx []byte) {
 	r.sent = append(r.sent, append([]byte(nil), rctx...))
-	return nil
 }
 
 func startRead(ri *readIndexer) chan readResult {
@@ -33,7 +31,7 @@ func TestReadIndexRetriesLostRounds(t *testing.T) {
 	ri.init()
 	rn := &readRecorder{}
 	w := startRead(&ri)
-	ri.send(rn)
+	ri.send(rn.ReadIndex)
 	t0 := ri.sentAt
 	ri.expire(t0.Add(time.Second), 2*time.Second, time.Minute) // not yet due
 	if len(rn.sent) != 1 {
@@ -54,7 +52,7 @@ func TestReadIndexRetriesLostRounds(t *testing.T) {
 	}
 	// An answer to a round of an earlier batch does not complete a new one.
 	w2 := startRead(&ri)
-	ri.send(rn)
+	ri.send(rn.ReadIndex)
 	ri.answer(raft.ReadState{Index: 7, RequestCtx: rn.sent[1]})
 	select {
 	case r := <-w2:
@@ -70,7 +68,7 @@ func TestReadIndexFailsAfterGiveUp(t *testing.T) {
 	ri.init()
 	rn := &readRecorder{}
 	w := startRead(&ri)
-	ri.send(rn)
+	ri.send(rn.ReadIndex)
 	now := ri.sentAt
 	for range 9 {
 		now = now.Add(time.Second)
@@ -100,8 +98,8 @@ func TestReadIndexContextsDifferAcrossMembers(t *testing.T) {
 	b.init()
 	ra, rb := &readRecorder{}, &readRecorder{}
 	wa, wb := startRead(&a), startRead(&b)
-	a.send(ra)
-	b.send(rb)
+	a.send(ra.ReadIndex)
+	b.send(rb.ReadIndex)
 	if string(ra.sent[0]) == string(rb.sent[0]) {
 		t.Fatalf("members 0xa and 0xb sent the same context %x", ra.sent[0])
 	}

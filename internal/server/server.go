@@ -541,7 +541,7 @@ func (s *Server) proposeTimeout() time.Duration {
 }
 
 // proposeLoop batches every pending write into one log entry. After each
-// proposal it waits until the Raft loop has taken it (see ReadyTaken), and
+// proposal it waits until the Raft loop has taken it (the Ready stage's Started signal), and
 // while the Raft loop (in its fsync) or the apply loop is busy it keeps
 // gathering writes until they are done (see gatherBatch): one entry per
 // fsync, holding every write that arrived meanwhile.
@@ -564,7 +564,7 @@ func (s *Server) proposeLoop() {
 		}
 		batchSize.Observe(float64(len(batch.ids)))
 		select { // drop a stale signal from a Ready taken before this proposal
-		case <-s.node.ReadyTaken():
+		case <-s.node.ReadyStage().Started():
 		default:
 		}
 		// Raft takes a proposal at once while there is a leader; without
@@ -587,7 +587,7 @@ func (s *Server) proposeLoop() {
 		}
 		turn.Reset(s.cfg.TickInterval)
 		select {
-		case <-s.node.ReadyTaken():
+		case <-s.node.ReadyStage().Started():
 		case <-turn.C:
 		case <-s.stopc:
 			return
