@@ -88,6 +88,11 @@ func TestNormIndexCause(t *testing.T) {
 			t.Errorf("normIndexCause(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+	// A prevIndex sent as {idx:N} went out as the server's own index.
+	st.prevIndexTemplate = true
+	if got, want := st.normIndexCause("[nope != 5] [103 != 105]"), "[nope != 5] [3 != 5]"; got != want {
+		t.Errorf("templated prevIndex: normIndexCause = %q, want %q", got, want)
+	}
 }
 
 func TestExpandTemplates(t *testing.T) {

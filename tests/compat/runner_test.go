@@ -88,6 +88,9 @@ type seqState struct {
 	// prevIndex says the current request carries prevIndex, so a 101
 	// error's cause ends with "[<prevIndex> != <current index>]".
 	prevIndex bool
+	// prevIndexTemplate says that prevIndex was written {idx:N}, so the
+	// cause's first number is this server's own index too.
+	prevIndexTemplate bool
 }
 
 func (st *seqState) serverIndex(n int64) int64 { return n + st.offset }
@@ -213,6 +216,7 @@ type watchPair struct {
 func (st *seqState) setRequest(s step) {
 	st.sorted = isSorted(s.path)
 	st.prevIndex = strings.Contains(s.path, "prevIndex=") || strings.Contains(s.form, "prevIndex=")
+	st.prevIndexTemplate = strings.Contains(s.path, "prevIndex={idx:") || strings.Contains(s.form, "prevIndex={idx:")
 }
 
 func mapKeys[V any](m map[string]V) []string {
@@ -650,8 +654,8 @@ func (st *seqState) normInOrder(s string) string {
 }
 
 // normIndexCause rewrites the current index in the "[prevIndex != index]"
-// part of a 101 cause. The requested prevIndex stays as sent: the
-// sequences send literal ones when they mean to fail.
+// part of a 101 cause, and the requested prevIndex when it was written
+// {idx:N}; a literal one stays as sent.
 func (st *seqState) normIndexCause(s string) string {
 	m := indexCauseRE.FindStringSubmatchIndex(s)
 	if m == nil {
@@ -661,7 +665,13 @@ func (st *seqState) normIndexCause(s string) string {
 	if err != nil {
 		return s
 	}
-	return s[:m[4]] + strconv.FormatInt(st.normIndex(n), 10) + s[m[5]:]
+	sent := s[m[2]:m[3]]
+	if st.prevIndexTemplate {
+		if p, err := strconv.ParseInt(sent, 10, 64); err == nil {
+			sent = strconv.FormatInt(st.normIndex(p), 10)
+		}
+	}
+	return s[:m[2]] + sent + s[m[3]:m[4]] + strconv.FormatInt(st.normIndex(n), 10) + s[m[5]:]
 }
 
 func nodeKey(v any) string {
