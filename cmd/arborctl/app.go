@@ -195,10 +195,7 @@ func (a *app) printCurl(r client.TraceRequest) {
 // keyValueArgs connects (and syncs) first, as etcdctl does, then reads the
 // <key> [value] arguments of mk, set and update.
 func (a *app) keyValueArgs(args []string) (c *client.Client, key, value string, err error) {
-	if c, err = a.newClient(true); err != nil {
-		return nil, "", "", err
-	}
-	if key, err = keyArg(args); err != nil {
+	if c, key, err = a.keyClient(args); err != nil {
 		return nil, "", "", err
 	}
 	if value, err = a.valueArg(args, 1); err != nil {
@@ -221,6 +218,21 @@ func (a *app) valueArg(args []string, i int) (string, error) {
 }
 
 // keyArg is the first argument, which every key command requires.
+// keyClient connects (and syncs) for a command on the key in args[0]: like
+// etcdctl, before it looks at the arguments, so a missing key is reported
+// only once the endpoints answered.
+func (a *app) keyClient(args []string) (*client.Client, string, error) {
+	c, err := a.newClient(true)
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := keyArg(args)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, key, nil
+}
+
 func keyArg(args []string) (string, error) {
 	if len(args) == 0 {
 		return "", failf(exitBadArgs, "Error:  key required\n")

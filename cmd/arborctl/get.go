@@ -17,12 +17,7 @@ and exits with 1 (use ls).`,
   arborctl -o extended get /coreos.com/updateengine/rebootlock/semaphore
   arborctl get --quorum /_etcd/machines/2ddbdb7c872b4bc59dd1969ac166501e`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
+			c, key, err := a.keyClient(args)
 			if err != nil {
 				return err
 			}

@@ -27,12 +27,7 @@ func newMkdirCommand(a *app) *cobra.Command {
 // setDir is mkdir, setdir and updatedir: a PUT dir=true with a TTL and the
 // command's prevExist condition.
 func (a *app) setDir(args []string, ttl int, prev client.PrevExistType) error {
-	// Like etcdctl, connect (and sync) before looking at the arguments.
-	c, err := a.newClient(true)
-	if err != nil {
-		return err
-	}
-	key, err := keyArg(args)
+	c, key, err := a.keyClient(args)
 	if err != nil {
 		return err
 	}

@@ -21,12 +21,7 @@ current value or modified index matches (compare-and-delete).`,
   arborctl rm --dir /x/y/z
   arborctl rm --with-value held /lock`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
+			c, key, err := a.keyClient(args)
 			if err != nil {
 				return err
 			}

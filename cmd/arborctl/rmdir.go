@@ -13,12 +13,7 @@ func newRmdirCommand(a *app) *cobra.Command {
 		Long:    `Remove an empty directory or a key; a non-empty directory is an error (108).`,
 		Example: `  arborctl rmdir /x/y/z`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
+			c, key, err := a.keyClient(args)
 			if err != nil {
 				return err
 			}

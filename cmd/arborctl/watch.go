@@ -24,12 +24,7 @@ first change after index N, which may already be in the past.`,
   arborctl watch --forever --after-index 2005 -r /services
   while true; do arborctl watch --recursive /example; done`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Like etcdctl, connect (and sync) before looking at the arguments.
-			c, err := a.newClient(true)
-			if err != nil {
-				return err
-			}
-			key, err := keyArg(args)
+			c, key, err := a.keyClient(args)
 			if err != nil {
 				return err
 			}
