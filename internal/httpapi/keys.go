@@ -110,6 +110,22 @@ func (h *handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.E
 		writeBody(w, r, status, actionOnly(ev.Action))
 		return
 	}
+	if ev.Streamed() {
+		// A large listing: sent as it is encoded, without a length (so
+		// chunked), rather than held whole. HEAD still gets the length
+		// GET would send, counted by encoding it for nothing.
+		if r.Method == http.MethodHead {
+			var n byteCounter
+			_ = ev.WriteJSON(&n)
+			w.Header().Set("Content-Length", strconv.FormatInt(int64(n), 10))
+			w.WriteHeader(status)
+			return
+		}
+		w.WriteHeader(status)
+		// A failed write means the client is gone; encoding stops.
+		_ = ev.WriteJSON(w)
+		return
+	}
 	// Not ev.Encode(): that would keep the encoding in the history's copy
 	// of a write's event for watchers that may never come. The buffer is
 	// reused: a ResponseWriter copies what it is given.
@@ -120,6 +136,14 @@ func (h *handler) writeEvent(w http.ResponseWriter, r *http.Request, ev *store.E
 		*buf = body[:0]
 		answerBuffers.Put(buf)
 	}
+}
+
+// byteCounter counts what is written to it.
+type byteCounter int64
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	*c += byteCounter(len(p))
+	return len(p), nil
 }
 
 // answerBuffers hold encoded answers between requests: growing a fresh

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -87,5 +88,54 @@ func TestWatchOutlivesWriteTimeout(t *testing.T) {
 	r := <-done
 	if r.err != nil || !strings.Contains(r.body, `"value":"late"`) {
 		t.Fatalf("watch cut by the write timeout: %q %v", r.body, r.err)
+	}
+}
+
+// A directory listing too large to build under the store's lock is sent
+// as it is encoded, chunked, with the same bytes a built one would have;
+// HEAD gets the length GET sends.
+func TestLargeListingStreamed(t *testing.T) {
+	b := newStoreBackend(store.Config{})
+	const n = 12_000 // over the store's budget for listing under its lock
+	for i := range n {
+		r := &store.Request{Method: store.MethodPut, Path: fmt.Sprintf("/big/d%d/k%05d", i%7, i), Val: "v"}
+		if _, err := b.Write(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := b.st.Get("/big", true, true, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBody := want.AppendJSON(nil)
+	srv := httptest.NewServer(New(b, testOptions()))
+	defer srv.Close()
+
+	res, err := srv.Client().Get(srv.URL + "/v2/keys/big?recursive=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 || res.ContentLength != -1 || len(res.TransferEncoding) == 0 {
+		t.Errorf("status %d, length %d, transfer encoding %v: want 200, chunked", res.StatusCode, res.ContentLength, res.TransferEncoding)
+	}
+	if !bytes.Equal(body, wantBody) {
+		t.Errorf("streamed listing (%d bytes) differs from the built one (%d bytes)", len(body), len(wantBody))
+	}
+	if got := res.Header.Get("X-Etcd-Index"); got != fmt.Sprint(n) {
+		t.Errorf("X-Etcd-Index %q, want %d", got, n)
+	}
+
+	res, err = srv.Client().Head(srv.URL + "/v2/keys/big?recursive=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.ContentLength != int64(len(wantBody)) {
+		t.Errorf("HEAD: status %d, length %d, want 200 and %d", res.StatusCode, res.ContentLength, len(wantBody))
 	}
 }

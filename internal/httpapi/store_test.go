@@ -31,7 +31,7 @@ func (b *storeBackend) Write(_ context.Context, r *store.Request) (*store.Event,
 }
 
 func (b *storeBackend) Get(_ context.Context, path string, recursive, sorted, _ bool) (*store.Event, error) {
-	return b.st.Get(path, recursive, sorted, b.now())
+	return b.st.Read(path, recursive, sorted, b.now())
 }
 
 func (b *storeBackend) Watch(path string, recursive, stream bool, since uint64) (*store.Watcher, error) {

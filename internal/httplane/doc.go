@@ -16,7 +16,8 @@
 // within the connection's read buffer, a form that parses, and no form
 // field the caller marks as needing net/http (wait, for watches, whose
 // responses stream). The answer is buffered whole and written with a
-// Content-Length. Anything else, from the first request on or after any
+// Content-Length, unless the handler set none and it grows past 128 KiB (a
+// large directory listing): it is then sent chunked as it is written. Anything else, from the first request on or after any
 // number of lane requests, goes to net/http with every byte the client
 // sent: the lane only peeks at a request until it has decided to serve it.
 // So malformed input, TLS, HTTP/1.0, chunked bodies, 100-continue, large

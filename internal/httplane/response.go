@@ -10,15 +10,31 @@ import (
 	"time"
 )
 
-// responseWriter buffers one answer whole; writeTo sends it with a
-// Content-Length. It is reused for every request of a connection.
+// responseWriter buffers one answer whole; finish sends it with a
+// Content-Length. An answer that grows past streamAfter without a
+// Content-Length set (a large directory listing) is sent as it comes
+// instead, chunked, so that it is never held whole. It is reused for
+// every request of a connection.
 type responseWriter struct {
 	header http.Header
 	status int // 0 until WriteHeader or Write
 	body   []byte
 	fields []headerField // scratch for sorting the headers
 	num    [20]byte      // scratch for formatting numbers
+
+	// bw, method and closeConn are the connection's writer, the request's
+	// method and whether the connection closes after it, for an answer
+	// sent before the handler returns.
+	bw        *bufio.Writer
+	method    string
+	closeConn bool
+	streaming bool  // the head went out; Write sends chunks
+	err       error // the first failed write of a streamed answer
 }
+
+// streamAfter is how much of an answer without a Content-Length is
+// buffered before it is streamed.
+const streamAfter = 128 << 10
 
 // headerField is one header name and its values.
 type headerField struct {
@@ -26,7 +42,7 @@ type headerField struct {
 	values []string
 }
 
-func (w *responseWriter) reset() {
+func (w *responseWriter) reset(bw *bufio.Writer, method string, closeConn bool) {
 	if w.header == nil {
 		w.header = make(http.Header, 8)
 	} else {
@@ -34,6 +50,8 @@ func (w *responseWriter) reset() {
 	}
 	w.status = 0
 	w.body = w.body[:0]
+	w.bw, w.method, w.closeConn = bw, method, closeConn
+	w.streaming, w.err = false, nil
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -51,8 +69,55 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if !bodyAllowed(w.status) {
 		return 0, http.ErrBodyNotAllowed
 	}
+	if w.streaming {
+		w.writeChunk(p)
+		return len(p), w.err
+	}
 	w.body = append(w.body, p...)
-	return len(p), nil
+	if len(w.body) >= streamAfter && w.method != http.MethodHead && w.header["Content-Length"] == nil {
+		w.streaming = true
+		w.closeConn = w.closeConn || textEqual(w.header.Get("Connection"), "close")
+		w.writeHead(true)
+		w.writeChunk(w.body)
+		w.body = w.body[:0]
+	}
+	return len(p), w.err
+}
+
+// writeChunk sends p as one chunk of a streamed answer.
+func (w *responseWriter) writeChunk(p []byte) {
+	if w.err != nil || len(p) == 0 {
+		return
+	}
+	w.bw.Write(strconv.AppendUint(w.num[:0], uint64(len(p)), 16))
+	w.bw.WriteString("\r\n")
+	w.bw.Write(p)
+	_, w.err = w.bw.WriteString("\r\n")
+}
+
+// finish sends the answer once the handler returned, and reports whether
+// the connection must close after it: it must when closing (the server is
+// shutting down), said so in a buffered answer's head.
+func (w *responseWriter) finish(closing bool) (closeConn bool) {
+	if w.streaming {
+		if w.err == nil {
+			_, w.err = w.bw.WriteString("0\r\n\r\n")
+		}
+		return w.closeConn || closing || w.err != nil
+	}
+	w.closeConn = w.closeConn || closing || textEqual(w.header.Get("Connection"), "close")
+	w.writeHead(false)
+	if bodyAllowed(w.statusOrOK()) && w.method != http.MethodHead {
+		w.bw.Write(w.body)
+	}
+	return w.closeConn
+}
+
+func (w *responseWriter) statusOrOK() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
 }
 
 // bodyAllowed: 1xx, 204 and 304 answers have no body.
@@ -64,15 +129,13 @@ func bodyAllowed(status int) bool {
 // becomes a space.
 var headerValue = strings.NewReplacer("\r", " ", "\n", " ")
 
-// writeTo writes the answer as net/http would: status line, the handler's
-// headers (sorted, invalid names dropped, line breaks in values made
-// spaces), Date, Content-Length and, if the handler set none, a sniffed
-// Content-Type.
-func (w *responseWriter) writeTo(bw *bufio.Writer, method string, closeConn bool) {
-	status := w.status
-	if status == 0 {
-		status = http.StatusOK
-	}
+// writeHead writes the answer's head as net/http would: status line, the
+// handler's headers (sorted, invalid names dropped, line breaks in values
+// made spaces), Date, then Content-Length (or, chunked, Transfer-Encoding)
+// and, if the handler set none, a sniffed Content-Type.
+func (w *responseWriter) writeHead(chunked bool) {
+	bw := w.bw
+	status := w.statusOrOK()
 	num := w.num[:0]
 	bw.WriteString("HTTP/1.1 ")
 	bw.Write(strconv.AppendInt(num, int64(status), 10))
@@ -119,18 +182,17 @@ func (w *responseWriter) writeTo(bw *bufio.Writer, method string, closeConn bool
 		bw.WriteString(httpDate(time.Now()))
 		bw.WriteString("\r\n")
 	}
-	if _, set := w.header["Content-Length"]; hasBody && !set {
+	if chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	} else if _, set := w.header["Content-Length"]; hasBody && !set {
 		bw.WriteString("Content-Length: ")
 		bw.Write(strconv.AppendInt(num, int64(len(w.body)), 10))
 		bw.WriteString("\r\n")
 	}
-	if closeConn {
+	if w.closeConn {
 		bw.WriteString("Connection: close\r\n")
 	}
 	bw.WriteString("\r\n")
-	if hasBody && method != http.MethodHead {
-		bw.Write(w.body)
-	}
 }
 
 // dateCache holds the Date header of the current second: formatting it was

@@ -296,13 +296,11 @@ func (c *conn) serveOne() (outcome, error) {
 		return closeConn, err
 	}
 	c.wd.update(c.rwc.SetWriteDeadline, hs.WriteTimeout)
-	c.resp.reset()
+	c.resp.reset(c.bw, r.Method, req.close || c.srv.closing.Load())
 	if !c.callHandler(r) {
 		return closeConn, nil
 	}
-	closeAfter := req.close || c.srv.closing.Load() || textEqual(c.resp.header.Get("Connection"), "close")
-	c.resp.writeTo(c.bw, r.Method, closeAfter)
-	if closeAfter {
+	if c.resp.finish(c.srv.closing.Load()) {
 		return closeConn, nil
 	}
 	return keepAlive, nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +39,19 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	case "201":
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
+	}
+	if n, err := strconv.Atoi(r.Form.Get("size")); err == nil {
+		// A large answer written in pieces, as a big listing is.
+		if r.Form.Get("length") != "" {
+			w.Header().Set("Content-Length", strconv.Itoa(n))
+		}
+		piece := bytes.Repeat([]byte("0123456789abcdef"), 512)
+		for ; n > 0; n -= len(piece) {
+			if _, err := w.Write(piece[:min(n, len(piece))]); err != nil {
+				return
+			}
+		}
+		return
 	}
 	if r.Form.Get("wait") != "" {
 		// A streamed answer, as a watch writes it.
@@ -109,10 +124,11 @@ func exchange(t *testing.T, addr, raw string, n int) []*http.Response {
 
 // summary is what two servers' answers must agree on.
 type summary struct {
-	Status int
-	Header http.Header
-	Body   string
-	Close  bool
+	Status  int
+	Header  http.Header
+	Body    string
+	Close   bool
+	Chunked bool
 }
 
 func summarize(t *testing.T, resp *http.Response) (s summary, lane string) {
@@ -124,7 +140,12 @@ func summarize(t *testing.T, resp *http.Response) (s summary, lane string) {
 	}
 	delete(h, "Date")
 	delete(h, "X-Lane")
-	return summary{resp.StatusCode, h, string(body), resp.Close}, lane
+	chunked := len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
+	text := string(body)
+	if len(body) > 200 {
+		text = fmt.Sprintf("%d bytes, sha256 %x", len(body), sha256.Sum256(body))
+	}
+	return summary{resp.StatusCode, h, text, resp.Close, chunked}, lane
 }
 
 func TestAnswersMatchNetHTTP(t *testing.T) {
@@ -169,6 +190,11 @@ func TestAnswersMatchNetHTTP(t *testing.T) {
 		{"control character", "GET /v2/keys/a HTTP/1.1\r\nHost: h\r\nX-A: 1\x012\r\n\r\n", 1, []string{""}},
 		{"bad request line", "GET  /v2/keys/a HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{""}},
 		{"unknown method", "PATCH /v2/keys/a HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"false"}},
+		// An answer past streamAfter without a length goes out chunked,
+		// and the connection goes on.
+		{"large answer", "GET /v2/keys/a?size=1000000 HTTP/1.1\r\nHost: h\r\n\r\nGET /v2/keys/b HTTP/1.1\r\nHost: h\r\n\r\n", 2, []string{"true", "true"}},
+		{"large answer, closing", "GET /v2/keys/a?size=300000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 1, []string{"true"}},
+		{"large answer with a length", "GET /v2/keys/a?size=300000&length=1 HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := exchange(t, lane, tc.raw, tc.n)

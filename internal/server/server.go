@@ -780,7 +780,8 @@ func (s *Server) clockLoop() {
 	}
 }
 
-// Get reads path; with quorum (or StrictReads) it is linearizable.
+// Get reads path for a client (store.Read: a large listing is encoded from
+// a copy of the tree); with quorum (or StrictReads) it is linearizable.
 func (s *Server) Get(ctx context.Context, path string, recursive, sorted, quorum bool) (*store.Event, error) {
 	select {
 	case <-s.readyc:
@@ -807,7 +808,7 @@ func (s *Server) Get(ctx context.Context, path string, recursive, sorted, quorum
 	case <-s.stopc:
 		return nil, s.stoppedErr()
 	}
-	return s.store.Get(path, recursive, sorted, s.cfg.Clock())
+	return s.store.Read(path, recursive, sorted, s.cfg.Clock())
 }
 
 // Watch starts a watcher on the local store.

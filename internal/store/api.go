@@ -33,8 +33,18 @@ func New(cfg Config) *Store { return newStore(cfg) }
 func (s *Store) Apply(r *Request) (*Event, error) { return s.apply(r) }
 
 // Get reads path. now is used only to compute the "ttl" fields shown.
+// Children are always listed in key order, which is what sorted asks for.
 func (s *Store) Get(path string, recursive, sorted bool, now time.Time) (*Event, error) {
-	return s.get(path, recursive, sorted, now)
+	return s.get(path, recursive, false, now)
+}
+
+// Read is Get for answering a client. A directory listing of more than a
+// few thousand nodes is not built under the store's lock, which writes
+// wait for: the event then lists the children of a copy of the tree taken
+// at its EtcdIndex, encoded straight to JSON by AppendJSON, and its Node
+// has no Nodes (use Get to inspect children).
+func (s *Store) Read(path string, recursive, sorted bool, now time.Time) (*Event, error) {
+	return s.get(path, recursive, true, now)
 }
 
 // Value reads the value and modified index of the key at path for the
@@ -100,6 +110,14 @@ func (w *Watcher) Close() { w.close() }
 // computed once and shared by every reader (watchers). The result must not
 // be modified.
 func (e *Event) Encode() []byte { return e.encode() }
+
+// Streamed says whether the event is a large listing from Read, which
+// WriteJSON writes in pieces rather than as one buffer.
+func (e *Event) Streamed() bool { return e.list != nil }
+
+// WriteJSON writes the same bytes as AppendJSON to w, a large listing in
+// pieces of about 64 KiB as it is encoded; it stops at w's first error.
+func (e *Event) WriteJSON(w io.Writer) error { return e.writeJSON(w) }
 
 // AppendJSON appends the same bytes as Encode without caching them in the
 // event. Use it for a one-off answer (the writer's own response): an event

@@ -26,6 +26,12 @@
 // not simply skip from a directory to the end of its subtree. Children are
 // always returned sorted, which costs nothing here.
 //
+// Read (Get for clients) lists at most 10,000 nodes under the read lock.
+// A larger listing would hold off writes for as long as it takes, so Read
+// takes a copy-on-write copy of the tree instead (under the write lock for
+// an instant, as Snapshot does) and leaves the listing to WriteJSON, which
+// encodes it from the copy straight to the connection in 64 KiB pieces.
+//
 // A second btree orders pending expirations by (expiration, key); MethodSync
 // pops from it, MethodExtend shifts it, and Restore rebuilds it.
 //
@@ -57,8 +63,8 @@
 // # Locks
 //
 // Lock order: Store.mu, then hub.mu, then Watcher.mu. Apply, Snapshot and
-// Restore hold Store.mu for writing; Get, Watch and a watcher's catch-up
-// hold it for reading; Close takes only hub.mu and Watcher.mu; Next waits
+// Restore hold Store.mu for writing (and Read, to copy the tree for a large
+// listing); Get, Watch and a watcher's catch-up hold it for reading; Close takes only hub.mu and Watcher.mu; Next waits
 // with no lock held. No lock is held across a blocking channel operation:
 // wake-ups are non-blocking sends.
 //

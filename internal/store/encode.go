@@ -10,12 +10,21 @@ import (
 // omitempty, HTML-safe escaping), without reflection: encoding every write's
 // answer was 5% of a write's CPU. FuzzAppendEvent holds it to
 // encoding/json's output byte for byte.
-func appendEvent(b []byte, e *Event) []byte {
+func appendEvent(b []byte, e *Event) []byte { return appendEventSpill(b, e, nil) }
+
+// appendEventSpill is appendEvent for an event that may carry a large
+// listing: spill, when not nil, is handed the bytes so far after each
+// listed node, and returns what is left to append to, or false to stop.
+func appendEventSpill(b []byte, e *Event, spill func([]byte) ([]byte, bool)) []byte {
 	b = append(b, `{"action":`...)
 	b = appendString(b, e.Action)
 	if e.Node != nil {
 		b = append(b, `,"node":`...)
-		b = appendNode(b, e.Node)
+		if e.list != nil {
+			b = e.list.appendNode(b, e.Node, spill)
+		} else {
+			b = appendNode(b, e.Node)
+		}
 	}
 	if e.PrevNode != nil {
 		b = append(b, `,"prevNode":`...)
@@ -25,41 +34,9 @@ func appendEvent(b []byte, e *Event) []byte {
 }
 
 func appendNode(b []byte, n *NodeExtern) []byte {
-	b = append(b, '{')
-	first := true
-	field := func(name string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '"')
-		b = append(b, name...)
-		b = append(b, `":`...)
-	}
-	if n.Key != "" {
-		field("key")
-		b = appendString(b, n.Key)
-	}
-	if n.Value != nil {
-		field("value")
-		b = appendString(b, *n.Value)
-	}
-	if n.Dir {
-		field("dir")
-		b = append(b, "true"...)
-	}
-	if n.Expiration != nil {
-		field("expiration")
-		b = append(b, '"')
-		b = n.Expiration.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
-	}
-	if n.TTL != 0 {
-		field("ttl")
-		b = strconv.AppendInt(b, n.TTL, 10)
-	}
+	b, first := appendNodeHead(b, n)
 	if len(n.Nodes) > 0 {
-		field("nodes")
+		b = appendField(b, &first, "nodes")
 		b = append(b, '[')
 		for i, c := range n.Nodes {
 			if i > 0 {
@@ -73,15 +50,62 @@ func appendNode(b []byte, n *NodeExtern) []byte {
 		}
 		b = append(b, ']')
 	}
+	return appendNodeTail(b, n, first)
+}
+
+// appendNodeHead opens n's object and appends its fields before "nodes";
+// first says whether none was written.
+func appendNodeHead(b []byte, n *NodeExtern) (_ []byte, first bool) {
+	b = append(b, '{')
+	first = true
+	if n.Key != "" {
+		b = appendField(b, &first, "key")
+		b = appendString(b, n.Key)
+	}
+	if n.Value != nil {
+		b = appendField(b, &first, "value")
+		b = appendString(b, *n.Value)
+	}
+	if n.Dir {
+		b = appendField(b, &first, "dir")
+		b = append(b, "true"...)
+	}
+	if n.Expiration != nil {
+		b = appendField(b, &first, "expiration")
+		b = append(b, '"')
+		b = n.Expiration.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	if n.TTL != 0 {
+		b = appendField(b, &first, "ttl")
+		b = strconv.AppendInt(b, n.TTL, 10)
+	}
+	return b, first
+}
+
+// appendNodeTail appends n's fields after "nodes" and closes its object.
+func appendNodeTail(b []byte, n *NodeExtern, first bool) []byte {
 	if n.ModifiedIndex != 0 {
-		field("modifiedIndex")
+		b = appendField(b, &first, "modifiedIndex")
 		b = strconv.AppendUint(b, n.ModifiedIndex, 10)
 	}
 	if n.CreatedIndex != 0 {
-		field("createdIndex")
+		b = appendField(b, &first, "createdIndex")
 		b = strconv.AppendUint(b, n.CreatedIndex, 10)
 	}
 	return append(b, '}')
+}
+
+// appendField appends the name of an object's next field, after a comma
+// unless it is the first.
+func appendField(b []byte, first *bool, name string) []byte {
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, `":`...)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -38,6 +38,9 @@ type Store struct {
 	// queueSize is the per-watcher event queue of stream watchers; tests
 	// shrink it to exercise catch-up from the history.
 	queueSize int
+	// listBudget is how many nodes a Read lists under the lock before it
+	// turns to a copy of the tree (defaultListBudget; tests shrink it).
+	listBudget int
 }
 
 // defaultQueueSize is deep enough that a reader keeping up with the apply
@@ -49,9 +52,10 @@ func newStore(cfg Config) *Store {
 		cfg.HistorySize = DefaultHistorySize
 	}
 	s := &Store{
-		tree:      newTree(),
-		ttl:       newTTLTree(),
-		queueSize: defaultQueueSize,
+		tree:       newTree(),
+		ttl:        newTTLTree(),
+		queueSize:  defaultQueueSize,
+		listBudget: defaultListBudget,
 	}
 	s.hist.init(cfg.HistorySize, 1)
 	s.hub.init(cfg.MaxWatchers)
@@ -63,11 +67,14 @@ func (s *Store) errLocked(code apierr.Code, cause string) *apierr.Error {
 }
 
 // lookupErrLocked turns a failed lookup into etcd's error.
-func (s *Store) lookupErrLocked(le *lookupErr) *apierr.Error {
+func (s *Store) lookupErrLocked(le *lookupErr) *apierr.Error { return le.apiErr(s.idx) }
+
+// apiErr is etcd's error for the failed lookup, at store index idx.
+func (le *lookupErr) apiErr(idx uint64) *apierr.Error {
 	if le.missing {
-		return s.errLocked(apierr.KeyNotFound, le.at)
+		return apierr.New(apierr.KeyNotFound, le.at, idx)
 	}
-	return s.errLocked(apierr.NotDir, le.at)
+	return apierr.New(apierr.NotDir, le.at, idx)
 }
 
 func (s *Store) apply(r *Request) (*Event, error) {
@@ -392,31 +399,31 @@ func (s *Store) extendLocked(t int64) {
 	s.lastSync, s.synced = t, true
 }
 
-func (s *Store) get(p string, recursive, sorted bool, now time.Time) (*Event, error) {
-	// Children are always listed in key order, which is what sorted asks
-	// for and costs nothing here.
-	_ = sorted
+func (s *Store) get(p string, recursive, lazy bool, now time.Time) (*Event, error) {
 	p = cleanPath(p)
 	ns := now.UnixNano()
+	budget := -1
+	if lazy {
+		budget = s.listBudget
+	}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var n *NodeExtern
-	if p == "/" {
-		// The root shows no key and no indexes, as etcd 3.4 prints it.
-		n = &NodeExtern{Dir: true, Nodes: s.listLocked("/", recursive, ns)}
-	} else {
-		e, le := s.lookupLocked(p)
-		if le != nil {
-			s.getFail.Add(1)
-			return nil, s.lookupErrLocked(le)
-		}
-		n = extern(&e, ns)
-		if e.dir() {
-			n.Nodes = s.listLocked(p, recursive, ns)
-		}
+	ev, err := readIn(s.tree, s.idx, p, recursive, ns, budget)
+	s.mu.RUnlock()
+	if ev == nil && err == nil {
+		// Too large to build under the lock, which writes wait for: list
+		// from a copy of the tree instead (O(1); writes then copy the nodes
+		// they change), encoded only when the answer is written.
+		s.mu.Lock()
+		t, idx := s.tree.IsoCopy(), s.idx
+		s.mu.Unlock()
+		ev, err = readIn(t, idx, p, recursive, ns, 0)
+	}
+	if err != nil {
+		s.getFail.Add(1)
+		return nil, err
 	}
 	s.getOK.Add(1)
-	return &Event{Action: ActionGet, Node: n, EtcdIndex: s.idx}, nil
+	return ev, nil
 }
 
 func (s *Store) value(p string) (string, uint64, bool) {

@@ -197,48 +197,14 @@ func newRemoval(action string, idx uint64, old *entry, now int64) *Event {
 	return &b.ev
 }
 
-// listLocked returns the visible children of dir k (hidden names left out),
-// sorted by key, with their subtrees when recursive. It returns nil for an
-// empty directory so that "nodes" is omitted. Requires s.mu held.
-//
-// The keys under k come in byte order, so a child directory "k/a" is not
-// directly followed by its own subtree: siblings such as "k/a!b" or "k/a.c"
-// sort between "k/a" and "k/a/...". The scan therefore walks the children in
-// order and, on meeting a deeper key, seeks past that child's subtree.
-func (s *Store) listLocked(k string, recursive bool, now int64) []*NodeExtern {
-	prefix := childPrefix(k)
-	it := s.tree.Iter()
-	defer it.Release()
-	var out []*NodeExtern
-	ok := it.Seek(probe(prefix))
-	for ok {
-		e := it.Item()
-		key := e.key()
-		if !strings.HasPrefix(key, prefix) {
-			break
-		}
-		name := key[len(prefix):]
-		if i := strings.IndexByte(name, '/'); i >= 0 {
-			ok = it.Seek(probe(subtreeEnd(key[:len(prefix)+i])))
-			continue
-		}
-		if name[0] != '_' {
-			n := extern(&e, now)
-			if e.dir() && recursive {
-				n.Nodes = s.listLocked(key, true, now)
-			}
-			out = append(out, n)
-		}
-		ok = it.Next()
-	}
-	return out
-}
-
 // lookupLocked finds the node at the clean path p (not the root). When it is
 // missing it returns the error etcd's walk gives: 100 naming the first
 // missing segment, or 104 naming a file met on the way.
-func (s *Store) lookupLocked(p string) (entry, *lookupErr) {
-	if e, ok := s.tree.Get(probe(p)); ok {
+func (s *Store) lookupLocked(p string) (entry, *lookupErr) { return lookupIn(s.tree, p) }
+
+// lookupIn is lookupLocked on tree t (the store's, or a copy of it).
+func lookupIn(t *btree.BTreeG[entry], p string) (entry, *lookupErr) {
+	if e, ok := t.Get(probe(p)); ok {
 		return e, nil
 	}
 	// Usually the parent exists (a new key in an existing dir). Every
@@ -248,7 +214,7 @@ func (s *Store) lookupLocked(p string) (entry, *lookupErr) {
 	if i <= 0 {
 		return entry{}, &lookupErr{missing: true, at: p}
 	}
-	if e, ok := s.tree.Get(probe(p[:i])); ok {
+	if e, ok := t.Get(probe(p[:i])); ok {
 		if e.dir() {
 			return entry{}, &lookupErr{missing: true, at: p}
 		}
@@ -259,7 +225,7 @@ func (s *Store) lookupLocked(p string) (entry, *lookupErr) {
 			continue
 		}
 		a := p[:i]
-		e, ok := s.tree.Get(probe(a))
+		e, ok := t.Get(probe(a))
 		if !ok {
 			return entry{}, &lookupErr{missing: true, at: a}
 		}

@@ -84,6 +84,9 @@ type Event struct {
 	// Refresh is set for a TTL refresh; refreshes are not sent to watchers.
 	Refresh bool `json:"-"`
 
+	// list, when set, holds Node's children, encoded by AppendJSON (Read).
+	list *listing
+
 	// encoded caches Encode's result. Events are shared by pointer and
 	// must not be copied by value.
 	encoded atomic.Pointer[[]byte]
