@@ -73,12 +73,12 @@ func (b *pendingBatch) full() bool { return b.size >= maxBatchBytes }
 
 // gatherBatch starts the batch with first and adds the writes queued on
 // in. Then, for each stage that is busy (the Raft loop, the apply loop),
-// it goes on adding writes as they arrive until that stage is done: while the Raft loop is in an fsync a
-// proposal would only wait for it, and while the apply loop is applying,
-// the clients it is answering are about to send their next writes. So the
-// writes of one wave share an entry and an fsync instead of the first of
-// them going alone into an fsync of its own. A full batch goes at once.
-// It returns false if stop fired.
+// it goes on adding writes as they arrive until that stage is done: while
+// the Raft loop is in an fsync a proposal would only wait for it, and
+// while the apply loop is applying, the clients it is answering are about
+// to send their next writes. So the writes of one wave share an entry and
+// an fsync instead of the first of them going alone into an fsync of its
+// own. A full batch goes at once. It returns false if stop fired.
 func gatherBatch(b *pendingBatch, first *store.Request, in <-chan *store.Request, stop <-chan struct{}, stages ...*raftnode.Stage) bool {
 	b.enc.reset()
 	b.ids = b.ids[:0]

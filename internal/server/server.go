@@ -541,10 +541,10 @@ func (s *Server) proposeTimeout() time.Duration {
 }
 
 // proposeLoop batches every pending write into one log entry. After each
-// proposal it waits until the Raft loop has taken it (the Ready stage's Started signal), and
-// while the Raft loop (in its fsync) or the apply loop is busy it keeps
-// gathering writes until they are done (see gatherBatch): one entry per
-// fsync, holding every write that arrived meanwhile.
+// proposal it waits until the Raft loop has taken it (the Ready stage's
+// Started signal), and while the Raft loop (in its fsync) or the apply loop
+// is busy it keeps gathering writes until they are done (see gatherBatch):
+// one entry per fsync, holding every write that arrived meanwhile.
 func (s *Server) proposeLoop() {
 	defer s.wg.Done()
 	var batch pendingBatch

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,6 +45,59 @@ func envInt(t *testing.T, name string, def int) int {
 // directories under would-be files, hidden names at two depths.
 var randomKeys = []string{"/a", "/b", "/a/x", "/a/y", "/a/x/z", "/_h", "/a/_h", "/b/q"}
 
+// randomOp is one kind of request a random step makes, on the step's key
+// (or the sequence's prefix); see randomSequence for the placeholders.
+type randomOp struct {
+	method      string
+	query, form string
+	onPrefix    bool
+	deliberate  func(ref *exchange) string
+}
+
+var randomOps = []randomOp{
+	{method: http.MethodPut, form: "value={v}"},
+	{method: http.MethodPut, form: "value={v}"},
+	{method: http.MethodPut, form: "value={v}"},
+	{method: http.MethodPut, query: "?prevExist=false", form: "value={v}"},
+	{method: http.MethodPut, query: "?prevExist=true", form: "value={v}"},
+	{method: http.MethodPut, query: "?dir=true"},
+	{method: http.MethodPut, query: "?dir=true&prevExist={b}"},
+	{method: http.MethodPut, query: "?prevValue={v}", form: "value={v}"},
+	{method: http.MethodPut, query: "?prevIndex={i}", form: "value={v}"},
+	{method: http.MethodPut, query: "?prevIndex={i}&prevValue={v}", form: "value={v}"},
+	{method: http.MethodPut, query: "?ttl={t}", form: "value={v}"},
+	{method: http.MethodPut, query: "?prevExist=true&refresh=true&ttl={t}"},
+	{method: http.MethodPut, query: "?ttl=&prevExist=true", form: "value={v}"},
+	{method: http.MethodPost, form: "value={v}"},
+	{method: http.MethodDelete},
+	{method: http.MethodDelete, query: "?dir=true"},
+	{method: http.MethodDelete, query: "?recursive=true"},
+	{method: http.MethodDelete, query: "?prevValue={v}"},
+	{method: http.MethodDelete, query: "?prevIndex={i}"},
+	{method: http.MethodGet},
+	{method: http.MethodGet, query: "?recursive=true&sorted=true"},
+	{method: http.MethodGet, query: "?sorted=true&quorum=true"},
+	{method: http.MethodPut, query: "?dir=true&ttl={t}"},
+	{method: http.MethodPut, query: "?dir=true&prevValue={v}"},
+	{method: http.MethodPut, query: "?dir=true", form: "value={v}"},
+	{method: http.MethodPost, query: "?dir=true"},
+	{method: http.MethodDelete, query: "?dir=true&recursive=true"},
+	{method: http.MethodPut, query: "?refresh=true&ttl={t}"},
+	{method: http.MethodPut, query: "?refresh=true", form: "value={v}"},
+	{method: http.MethodPut, query: "?noValueOnSuccess=true&prevExist={b}", form: "value={v}"},
+	{method: http.MethodPut, query: "?dir=true&prevExist=true&ttl="},
+	{method: http.MethodDelete, query: "?prevExist=true"},
+	{method: http.MethodGet, query: "?recursive=true"},
+	{method: http.MethodPut, query: "?ttl=", form: "value={v}"},
+	{method: http.MethodPut, query: "?prevValue={v}&prevExist=true&ttl={t}", form: "value={v}"},
+	// A watch from the history, at an index sure to exist: never blocks.
+	{method: http.MethodGet, query: "?wait=true&recursive=true&waitIndex={w}", onPrefix: true, deliberate: hiddenReplay},
+	{method: http.MethodGet, query: "?recursive=true&sorted=true", onPrefix: true},
+	{method: http.MethodGet, query: "?recursive=true&sorted=true", onPrefix: true},
+}
+
+var randomPlaceholder = regexp.MustCompile(`\{[vitbw]\}`)
+
 // randomSequence builds seed's sequence of n steps under its own prefix,
 // so sequences sharing a pair of servers do not meet.
 func randomSequence(seed uint64, n int) sequence {
@@ -63,87 +117,36 @@ func randomSequence(seed uint64, n int) sequence {
 			sure++
 			continue
 		}
-		// An index from the sequence so far: sometimes the key's own.
-		idx := fmt.Sprintf("{idx:%d}", 1+r.IntN(i))
-		var s step
-		switch r.IntN(38) {
-		case 0, 1, 2:
-			s = put("", key, "value="+value())
-		case 3:
-			s = put("", key+"?prevExist=false", "value="+value())
-		case 4:
-			s = put("", key+"?prevExist=true", "value="+value())
-		case 5:
-			s = put("", key+"?dir=true", "")
-		case 6:
-			s = put("", key+"?dir=true&prevExist="+strconv.FormatBool(r.IntN(2) == 0), "")
-		case 7:
-			s = put("", key+"?prevValue="+value(), "value="+value())
-		case 8:
-			s = put("", key+"?prevIndex="+idx, "value="+value())
-		case 9:
-			s = put("", key+"?prevIndex="+idx+"&prevValue="+value(), "value="+value())
-		case 10:
-			s = put("", key+"?ttl="+strconv.Itoa(200+r.IntN(300)), "value="+value())
-		case 11:
-			s = put("", key+"?prevExist=true&refresh=true&ttl="+strconv.Itoa(200+r.IntN(300)), "")
-		case 12:
-			s = put("", key+"?ttl=&prevExist=true", "value="+value())
-		case 13:
-			s = post("", key, "value="+value())
-		case 14:
-			s = del("", key)
-		case 15:
-			s = del("", key+"?dir=true")
-		case 16:
-			s = del("", key+"?recursive=true")
-		case 17:
-			s = del("", key+"?prevValue="+value())
-		case 18:
-			s = del("", key+"?prevIndex="+idx)
-		case 19:
-			s = get("", key)
-		case 20:
-			s = get("", key+"?recursive=true&sorted=true")
-		case 21:
-			s = get("", key+"?sorted=true&quorum=true")
-		case 22:
-			s = put("", key+"?dir=true&ttl="+strconv.Itoa(200+r.IntN(300)), "")
-		case 23:
-			s = put("", key+"?dir=true&prevValue="+value(), "")
-		case 24:
-			s = put("", key+"?dir=true", "value="+value())
-		case 25:
-			s = post("", key+"?dir=true", "")
-		case 26:
-			s = del("", key+"?dir=true&recursive=true")
-		case 27:
-			s = put("", key+"?refresh=true&ttl="+strconv.Itoa(200+r.IntN(300)), "")
-		case 28:
-			s = put("", key+"?refresh=true", "value="+value())
-		case 29:
-			s = put("", key+"?noValueOnSuccess=true&prevExist="+strconv.FormatBool(r.IntN(2) == 0), "value="+value())
-		case 30:
-			s = put("", key+"?dir=true&prevExist=true&ttl=", "")
-		case 31:
-			s = del("", key+"?prevExist=true")
-		case 32:
-			s = get("", key+"?recursive=true")
-		case 33:
-			s = put("", key+"?ttl=", "value="+value())
-		case 35:
-			s = get("", prefix+fmt.Sprintf("?wait=true&recursive=true&waitIndex={idx:%d}", 1+r.IntN(sure)))
-			s.deliberate = hiddenReplay
-		case 34:
-			s = put("", key+"?prevValue="+value()+"&prevExist=true&ttl="+strconv.Itoa(200+r.IntN(300)), "value="+value())
-		default:
-			s = get("", prefix+"?recursive=true&sorted=true")
+		idx := 1 + r.IntN(i)
+		op := randomOps[r.IntN(len(randomOps))]
+		target := key
+		if op.onPrefix {
+			target = prefix
 		}
-		if s.method == "" {
-			s.method = http.MethodGet
+		// Placeholders are filled left to right, path then form: {v} a
+		// value, {t} a TTL, {b} a bool and {w} an index sure to exist, each
+		// drawn afresh; {i} the step's index from the sequence so far
+		// (sometimes the key's own).
+		fill := func(tmpl string) string {
+			return randomPlaceholder.ReplaceAllStringFunc(tmpl, func(ph string) string {
+				switch ph {
+				case "{v}":
+					return value()
+				case "{i}":
+					return fmt.Sprintf("{idx:%d}", idx)
+				case "{t}":
+					return strconv.Itoa(200 + r.IntN(300))
+				case "{b}":
+					return strconv.FormatBool(r.IntN(2) == 0)
+				default: // {w}
+					return fmt.Sprintf("{idx:%d}", 1+r.IntN(sure))
+				}
+			})
 		}
-		s.name = fmt.Sprintf("%d-%s", i, s.method)
-		steps = append(steps, s)
+		steps = append(steps, step{
+			name: fmt.Sprintf("%d-%s", i, op.method), method: op.method,
+			path: target + fill(op.query), form: fill(op.form), deliberate: op.deliberate,
+		})
 	}
 	steps = append(steps, get(fmt.Sprintf("%d-final", n), prefix+"?recursive=true&sorted=true"))
 	return sequence{name: fmt.Sprintf("rnd%d", seed), steps: steps}
