@@ -2,10 +2,15 @@ package store
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidwall/btree"
 )
 
 // TestRemoveSubtree deletes and expires directories among siblings whose
@@ -97,4 +102,113 @@ func checkRemoved(t *testing.T, s *Store, before []entry, beforeTTL []ttlItem, d
 	if got := ttlItems(s); !slices.Equal(got, wantTTL) {
 		t.Fatalf("after removing %s: TTL index %v, want %v", dir, got, wantTTL)
 	}
+}
+
+// TestRemoveSubtreeRandom deletes random directories from random trees big
+// enough to span many btree nodes, with copy-on-write copies taken along
+// the way, and checks every node left and every copy against a plain map.
+func TestRemoveSubtreeRandom(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 0))
+		s := New(Config{HistorySize: 100})
+		model := map[string]bool{} // key -> is a directory
+		// Directory names are two bytes; a file's name is a directory
+		// name plus a byte that sorts before '/' ('-', '.') or after it
+		// ('0', '~') and a number, so files sit on both sides of a
+		// namesake directory's children and never block a path.
+		dirName := func() string { return string("abc_"[rng.IntN(4)]) + strconv.Itoa(rng.IntN(3)) }
+		type held struct {
+			snap *Snapshot
+			keys []string
+		}
+		var copies []held
+		deleted, most := 0, 0
+		for op := 0; op < 40000; op++ {
+			k := ""
+			for i := rng.IntN(4); i > 0; i-- {
+				k += "/" + dirName()
+			}
+			dir := k
+			if dir == "" || rng.IntN(3) > 0 {
+				k += "/" + dirName() + string("-.0~"[rng.IntN(4)]) + strconv.Itoa(rng.IntN(40))
+			}
+			if k != dir {
+				r := &Request{Method: MethodPut, Path: k, Val: "v", Time: testNow.UnixNano()}
+				if rng.IntN(4) == 0 {
+					r.Expiration = testNow.Add(time.Duration(1+rng.IntN(1000)) * time.Second).UnixNano()
+				}
+				if _, err := s.Apply(r); err != nil {
+					t.Fatalf("seed %d: put %s: %v", seed, k, err)
+				} else {
+					for p := path.Dir(k); p != "/"; p = path.Dir(p) {
+						model[p] = true
+					}
+					model[k] = false
+				}
+				continue
+			}
+			if rng.IntN(40) > 0 { // deletes are rarer than puts
+				continue
+			}
+			if rng.IntN(4) == 0 {
+				copies = append(copies, held{s.Snapshot(), sortedKeys(model)})
+			}
+			if !model[k] {
+				continue
+			}
+			most = max(most, len(model))
+			mustApply(t, s, &Request{Method: MethodDelete, Path: k, Recursive: true, Time: testNow.UnixNano()})
+			deleted++
+			for m := range model {
+				if m == k || strings.HasPrefix(m, k+"/") {
+					delete(model, m)
+				}
+			}
+			if got, want := treeKeys(s.tree), sortedKeys(model); !slices.Equal(got, want) {
+				t.Fatalf("seed %d op %d: after deleting %s: %d nodes, want %d", seed, op, k, len(got), len(want))
+			}
+		}
+		t.Logf("seed %d: %d deletes, at most %d nodes, %d copies", seed, deleted, most, len(copies))
+		if deleted < 100 || most < 5000 {
+			t.Fatalf("seed %d: only %d deletes, at most %d nodes: too small to test", seed, deleted, most)
+		}
+		var timed []ttlItem
+		for _, e := range entries(s) {
+			if e.exp != 0 {
+				timed = append(timed, ttlItem{exp: e.exp, key: e.key()})
+			}
+		}
+		slices.SortFunc(timed, func(a, b ttlItem) int {
+			if ttlLess(a, b) {
+				return -1
+			}
+			return 1
+		})
+		if got := ttlItems(s); !slices.Equal(got, timed) {
+			t.Fatalf("seed %d: TTL index holds %d items for %d timed nodes", seed, len(got), len(timed))
+		}
+		for i, c := range copies {
+			if got := treeKeys(c.snap.tree); !slices.Equal(got, c.keys) {
+				t.Fatalf("seed %d: copy %d changed: %d nodes, want %d", seed, i, len(got), len(c.keys))
+			}
+		}
+	}
+}
+
+func treeKeys(tr *btree.BTreeG[entry]) []string {
+	var ks []string
+	tr.Scan(func(e entry) bool {
+		ks = append(ks, e.key())
+		return true
+	})
+	return ks
+}
+
+func sortedKeys(m map[string]bool) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
