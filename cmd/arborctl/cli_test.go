@@ -443,7 +443,7 @@ func TestSIGINT(t *testing.T) {
 			},
 		})
 		cmd := exec.Command(self, append([]string{"--no-sync", "--total-timeout", "1m", "--timeout", "1m", "--endpoints", s.URL}, tc.args...)...)
-		cmd.Env = []string{"ARBORCTL_TEST_BE_MAIN=1", "PATH=" + os.Getenv("PATH")}
+		cmd.Env = beMainEnv("PATH=" + os.Getenv("PATH"))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		testutil.DieWithParent(cmd)

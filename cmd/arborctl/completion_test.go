@@ -100,7 +100,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 		{"arborctl member l", "list\n"},
 	} {
 		cmd := exec.Command("bash", "-c", harness, "bash", tc.line)
-		cmd.Env = []string{"ARBORCTL_TEST_BE_MAIN=1", "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+		cmd.Env = beMainEnv("PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"))
 		testutil.DieWithParent(cmd)
 		out, err := cmd.Output()
 		if err != nil {

@@ -25,7 +25,33 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	if testing.CoverMode() != "" {
+		// A binary built with -cover warns on stderr when it exits without
+		// GOCOVERDIR, which the tests comparing stderr would see.
+		dir, err := os.MkdirTemp("", "arborctl-cover")
+		if err != nil {
+			panic(err)
+		}
+		coverDir = dir
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
+}
+
+// coverDir receives the coverage data of the test binary's runs as
+// arborctl when the tests run with -cover.
+var coverDir string
+
+// beMainEnv is the environment that makes this test binary run as arborctl,
+// plus extra.
+func beMainEnv(extra ...string) []string {
+	env := []string{"ARBORCTL_TEST_BE_MAIN=1"}
+	if coverDir != "" {
+		env = append(env, "GOCOVERDIR="+coverDir)
+	}
+	return append(env, extra...)
 }
 
 // seedStep is one etcdctl command from the seed articles.
@@ -112,7 +138,7 @@ func arborctlTool(t *testing.T) seedTool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return seedTool{"arborctl", []string{self}, []string{"ARBORCTL_TEST_BE_MAIN=1"}}
+	return seedTool{"arborctl", []string{self}, beMainEnv()}
 }
 
 // TestSeedsAgainstEtcdctl runs the seeds' command sequence with

@@ -47,7 +47,7 @@ func TestSIGINTEndsWatchForever(t *testing.T) {
 		},
 	})
 	cmd := exec.Command(self, "--no-sync", "--endpoints", s.URL, "watch", "--forever", "--recursive", "/k")
-	cmd.Env = []string{"ARBORCTL_TEST_BE_MAIN=1", "PATH=" + os.Getenv("PATH")}
+	cmd.Env = beMainEnv("PATH=" + os.Getenv("PATH"))
 	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	testutil.DieWithParent(cmd)
