@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -41,6 +42,25 @@ type Server struct {
 	mu      sync.Mutex // guards conns and listeners
 	conns   map[*conn]struct{}
 	lns     []net.Listener
+}
+
+// passingAcceptError reports whether an Accept error is a condition that
+// passes (no file descriptors or buffers left, a connection reset before
+// it was taken, a timeout), which net/http waits out too, rather than a
+// closed or broken listener. Timeout alone misses the first of them:
+// EMFILE is temporary but not a timeout.
+func passingAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, errno := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // start creates the hand-off listener and runs HTTP on it, once.
@@ -76,11 +96,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.closing.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if passingAcceptError(err) {
 				// Out of file descriptors and the like: wait, as
-				// net/http does, rather than spin or give up.
+				// net/http does, rather than spin or give up (giving
+				// up would close the client port for good).
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				if s.HTTP.ErrorLog != nil {
+					s.HTTP.ErrorLog.Printf("httplane: accept error: %v; retrying in %v", err, backoff)
+				}
 				time.Sleep(backoff)
 				continue
 			}

@@ -8,13 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -391,4 +394,86 @@ func TestHTTPDate(t *testing.T) {
 			t.Errorf("httpDate(%v) = %q, want %q", at, got, want)
 		}
 	}
+}
+
+// failingListener fails its first fails Accepts with err, then accepts.
+type failingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	fails int
+	err   error
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if l.fails > 0 {
+		l.fails--
+		l.mu.Unlock()
+		return nil, l.err
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+// Running out of file descriptors (EMFILE, which is no timeout) or
+// buffers is waited out, as net/http does: giving up would close the
+// client port for good. Any other Accept error ends Serve with it.
+func TestAcceptErrors(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What the net package returns for accept4 failing so.
+			fail := &net.OpError{Op: "accept", Net: "tcp", Addr: ln.Addr(), Err: os.NewSyscallError("accept4", errno)}
+			var logged bytes.Buffer
+			var logMu sync.Mutex
+			ls := &Server{HTTP: &http.Server{Handler: http.HandlerFunc(echo), ErrorLog: log.New(lockedWriter{&logMu, &logged}, "", 0)}, Prefix: "/v2/keys"}
+			served := make(chan error, 1)
+			go func() { served <- ls.Serve(&failingListener{Listener: ln, fails: 3, err: fail}) }()
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + ln.Addr().String() + "/v2/keys/a?x=1")
+			if err != nil {
+				t.Fatalf("after %v: %v", errno, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("after %v: status %d", errno, resp.StatusCode)
+			}
+			logMu.Lock()
+			if n := strings.Count(logged.String(), "retrying"); n != 3 {
+				t.Errorf("logged %d retries, want 3:\n%s", n, logged.String())
+			}
+			logMu.Unlock()
+			if err := ls.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+				t.Fatalf("Serve: %v", err)
+			}
+		})
+	}
+	t.Run("broken listener", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		broken := errors.New("listener broke")
+		ls := &Server{HTTP: &http.Server{Handler: http.HandlerFunc(echo)}, Prefix: "/v2/keys"}
+		if err := ls.Serve(&failingListener{Listener: ln, fails: 1, err: broken}); !errors.Is(err, broken) {
+			t.Fatalf("Serve = %v, want %v", err, broken)
+		}
+	})
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -45,6 +45,8 @@ type member struct {
 	args    []string
 	url     string         // client URL
 	proc    *testutil.Proc // the latest process started, nil before
+	// wrapper, if set, runs the binary: wrapper..., arbor, args...
+	wrapper []string
 }
 
 // newMember prepares a member with its own data dir and ports.
@@ -85,7 +87,8 @@ func (m *member) start() {
 }
 
 func (m *member) launch() error {
-	p, err := testutil.StartProc(m.t, exec.Command(arborBin, m.args...))
+	argv := append(append(append([]string(nil), m.wrapper...), arborBin), m.args...)
+	p, err := testutil.StartProc(m.t, exec.Command(argv[0], argv[1:]...))
 	if err != nil {
 		return err
 	}
