@@ -87,11 +87,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("peer TLS: %w", err)
 	}
 	// Bind first: a port in use is reported before any data is touched.
-	clientLns, err := listenAll(cfg.ClientListen, clientTLS)
+	var clientCap *connLimiter
+	if n := clientConnCap(openFileLimit()); n > 0 {
+		clientCap = newConnLimiter(n, log)
+		log.Debug("client connections capped below the open-file limit", "cap", n)
+	}
+	clientLns, err := listenAll(cfg.ClientListen, clientTLS, clientCap)
 	if err != nil {
 		return err
 	}
-	peerLns, err := listenAll(cfg.PeerListen, peerTLS)
+	peerLns, err := listenAll(cfg.PeerListen, peerTLS, nil)
 	if err != nil {
 		closeAll(clientLns)
 		return err
@@ -282,13 +287,18 @@ func electionTicks(election, heartbeat time.Duration) int {
 	return int(election / heartbeat)
 }
 
-func listenAll(addrs []string, tc *tls.Config) ([]net.Listener, error) {
+// listenAll listens on every address, with TLS when tc is set; lim, if
+// set, caps the connections open at once over all of them.
+func listenAll(addrs []string, tc *tls.Config, lim *connLimiter) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, a := range addrs {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			closeAll(lns)
 			return nil, fmt.Errorf("listen on %s: %w", a, err)
+		}
+		if lim != nil {
+			ln = lim.wrap(ln)
 		}
 		if tc != nil {
 			ln = tls.NewListener(ln, tc)

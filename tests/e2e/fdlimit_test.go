@@ -1,22 +1,26 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// A member that runs out of file descriptors because too many clients
-// connect keeps serving once they leave, instead of closing its client
-// port or exiting ("accept4: too many open files" used to stop it).
+// More clients than the open-file limit allows neither stop a member
+// ("accept4: too many open files" used to end it) nor starve it of the
+// descriptors it needs itself: client connections are capped below the
+// limit (here 200, so at 100), writes on open connections go on and take
+// snapshots, and new connections are served once the crowd leaves.
 func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
-	m := newMember(t)
+	m := newMember(t, "-snapshot-count", "100")
 	// The limit is set in the shell, soft and hard, so the Go runtime
-	// cannot raise it; arbor itself needs about 20 descriptors.
-	m.wrapper = []string{"sh", "-c", `ulimit -n 64 && exec "$@"`, "sh"}
+	// cannot raise it.
+	m.wrapper = []string{"sh", "-c", `ulimit -n 200 && exec "$@"`, "sh"}
 	m.start()
 	defer m.kill()
 	if r := m.mustDo("PUT", "/before", url.Values{"value": {"1"}}); r.Status != http.StatusCreated {
@@ -25,7 +29,7 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 
 	addr := strings.TrimPrefix(m.url, "http://")
 	var conns []net.Conn
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 250; i++ {
 		// The kernel completes the handshake from its backlog even when
 		// arbor cannot accept, so every dial succeeds.
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -41,8 +45,18 @@ func TestOutOfFileDescriptorsKeepsServing(t *testing.T) {
 		t.Fatalf("arbor exited with its descriptors used up: %v\n%s", m.proc.Err(), m.proc.Logs)
 	default:
 	}
-	if len(conns) < 64 {
-		t.Fatalf("only %d connections: the descriptor limit was never reached", len(conns))
+	if len(conns) < 250 {
+		t.Fatalf("only %d connections: the cap was never reached", len(conns))
+	}
+	// The shared client's kept-alive connection was accepted before.
+	for i := 0; i < 250; i++ {
+		if r := m.mustDo("PUT", fmt.Sprintf("/during/%d", i), url.Values{"value": {"x"}}); r.Status != http.StatusCreated {
+			t.Fatalf("PUT during the crowd: %d %s", r.Status, r.Raw)
+		}
+	}
+	snaps, _ := filepath.Glob(filepath.Join(m.dataDir, "snap", "*.snap"))
+	if len(snaps) == 0 || strings.Contains(m.proc.Logs.String(), "snapshot failed") {
+		t.Fatalf("no snapshot taken during the crowd (%d files)\n%s", len(snaps), m.proc.Logs)
 	}
 	for _, c := range conns {
 		c.Close()

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client connections are capped below the process's open-file limit, so
+// the member always keeps descriptors for what it opens itself: WAL
+// segments, snapshots, peer connections. Without the cap a flood of
+// clients takes the last ones, and every snapshot fails until they leave.
+// At the cap Accept waits until a client connection closes; new clients
+// wait in the kernel's listen backlog meanwhile.
+
+// fdReserve is how many descriptors the cap leaves for the member itself
+// (it needs about 20, plus two per peer).
+const fdReserve = 128
+
+// clientConnCap is the cap for an open-file limit of fdLimit (0: none).
+func clientConnCap(fdLimit uint64) int {
+	switch {
+	case fdLimit == 0 || fdLimit > 1<<30: // unknown or unlimited
+		return 0
+	case fdLimit <= 2*fdReserve:
+		return int(fdLimit / 2)
+	default:
+		return int(fdLimit - fdReserve)
+	}
+}
+
+// connLimiter bounds the connections open at once over every listener it
+// wraps.
+type connLimiter struct {
+	slots   chan struct{}
+	log     *slog.Logger
+	lastLog atomic.Int64 // unix nanos of the last "cap reached" warning
+}
+
+func newConnLimiter(n int, log *slog.Logger) *connLimiter {
+	return &connLimiter{slots: make(chan struct{}, n), log: log}
+}
+
+func (l *connLimiter) wrap(ln net.Listener) net.Listener {
+	return &limitedListener{Listener: ln, lim: l, closed: make(chan struct{})}
+}
+
+// acquire takes a slot, waiting while none is free; false if closed fired.
+func (l *connLimiter) acquire(closed <-chan struct{}) bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if now := time.Now().UnixNano(); now-l.lastLog.Load() > int64(10*time.Second) {
+		l.lastLog.Store(now)
+		l.log.Warn("client connection cap reached; new connections wait until others close",
+			"cap", cap(l.slots))
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-closed:
+		return false
+	}
+}
+
+func (l *connLimiter) release() { <-l.slots }
+
+type limitedListener struct {
+	net.Listener
+	lim       *connLimiter
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (ln *limitedListener) Accept() (net.Conn, error) {
+	if !ln.lim.acquire(ln.closed) {
+		return nil, net.ErrClosed
+	}
+	c, err := ln.Listener.Accept()
+	if err != nil {
+		ln.lim.release()
+		return nil, err
+	}
+	return &limitedConn{Conn: c, lim: ln.lim}, nil
+}
+
+func (ln *limitedListener) Close() error {
+	ln.closeOnce.Do(func() { close(ln.closed) })
+	return ln.Listener.Close()
+}
+
+// limitedConn gives its slot back when it is first closed.
+type limitedConn struct {
+	net.Conn
+	lim  *connLimiter
+	once sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.lim.release)
+	return err
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestClientConnCap(t *testing.T) {
+	for _, tc := range []struct {
+		limit uint64
+		want  int
+	}{
+		{0, 0},                   // unknown
+		{1 << 62, 0},             // unlimited
+		{64, 32},                 // small: half
+		{256, 128},               // still half
+		{1024, 1024 - fdReserve}, // the rest: all but the reserve
+		{1 << 20, 1<<20 - fdReserve},
+	} {
+		if got := clientConnCap(tc.limit); got != tc.want {
+			t.Errorf("clientConnCap(%d) = %d, want %d", tc.limit, got, tc.want)
+		}
+	}
+}
+
+// With a cap of two over two listeners, a third connection is accepted
+// only once one of the first two closes (closing it twice frees one slot),
+// and closing a listener ends an Accept waiting for a slot.
+func TestConnLimiter(t *testing.T) {
+	lim := newConnLimiter(2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var lns []net.Listener
+	for i := 0; i < 2; i++ {
+		raw, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := lim.wrap(raw)
+		defer ln.Close()
+		lns = append(lns, ln)
+	}
+	dial := func(ln net.Listener) net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	accepted := make(chan net.Conn, 4)
+	failed := make(chan error, 4)
+	acceptOne := func(ln net.Listener) {
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				failed <- err
+				return
+			}
+			accepted <- c
+		}()
+	}
+	next := func(within time.Duration) net.Conn {
+		select {
+		case c := <-accepted:
+			return c
+		case <-time.After(within):
+			return nil
+		}
+	}
+
+	dial(lns[0])
+	dial(lns[1])
+	dial(lns[0])
+	acceptOne(lns[0])
+	first := next(5 * time.Second)
+	acceptOne(lns[1])
+	second := next(5 * time.Second)
+	if first == nil || second == nil {
+		t.Fatal("the first two connections were not accepted")
+	}
+	acceptOne(lns[0])
+	if c := next(100 * time.Millisecond); c != nil {
+		t.Fatal("a third connection was accepted over a cap of two")
+	}
+	first.Close()
+	first.Close() // a second Close must not free a second slot
+	third := next(5 * time.Second)
+	if third == nil {
+		t.Fatal("closing a connection did not let the next one in")
+	}
+	dial(lns[1])
+	acceptOne(lns[1])
+	if c := next(100 * time.Millisecond); c != nil {
+		t.Fatal("a double Close freed two slots")
+	}
+	lns[1].Close()
+	select {
+	case err := <-failed:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept waiting for a slot ended with %v", err)
+		}
+	case c := <-accepted:
+		t.Fatalf("Accept waiting for a slot on a closed listener returned %v", c.RemoteAddr())
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the listener did not end an Accept waiting for a slot")
+	}
+	if _, err := lns[1].Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v", err)
+	}
+	second.Close()
+	third.Close()
+}
