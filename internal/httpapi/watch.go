@@ -101,7 +101,8 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 		// of them. A watcher that fell behind under load catches up in
 		// fewer, larger writes instead of adding a syscall per event. An
 		// error here is seen again by the blocking Next above.
-		for i := 0; i < maxCoalesced; i++ {
+		batched := 1
+		for ; batched <= maxCoalesced; batched++ {
 			ev, err := wa.Next(noWait)
 			if err != nil {
 				break
@@ -114,6 +115,15 @@ func (h *handler) serveWatch(w http.ResponseWriter, r *http.Request, kr *keyRequ
 			return
 		}
 		pace.flushed()
+		if batched > 1 {
+			// Events are coming faster than the interval: the next ones
+			// will have to wait it out anyway, so wait now, before Next,
+			// and wake once per write (for the timer) instead of also for
+			// the first event of each batch. A stream whose last write
+			// carried one event waits for its next event instead, which
+			// then goes out at once if the interval has passed.
+			pace.wait(ctx)
+		}
 	}
 }
 

@@ -113,9 +113,10 @@ func TestWatchEndsWhenCutOff(t *testing.T) {
 }
 
 // With a flush interval, a quiet stream gets its next event at once, and
-// events that follow within the interval wait for it and arrive together.
+// events that follow within the interval wait for it and arrive together;
+// after such a batch and a quiet spell, the next event goes at once again.
 func TestStreamFlushInterval(t *testing.T) {
-	const interval = 2 * time.Second
+	const interval = time.Second
 	opts := testOptions()
 	opts.StreamFlushInterval = interval
 	h := New(newStoreBackend(store.Config{}), opts)
@@ -144,5 +145,14 @@ func TestStreamFlushInterval(t *testing.T) {
 	}
 	if d := time.Since(flushed); d < interval/2 {
 		t.Fatalf("events right after a write arrived after %v, want them held for about %v", d, interval)
+	}
+	time.Sleep(interval + interval/5)
+	quiet := time.Now()
+	fourth := do(t, h, "PUT", "/v2/keys/foo", "value=4")
+	if line, err := lines.ReadString('\n'); err != nil || line != fourth.Body.String() {
+		t.Fatalf("line after a quiet spell %q (%v), want %q", line, err, fourth.Body)
+	}
+	if d := time.Since(quiet); d >= interval*3/4 {
+		t.Fatalf("an event after a batch and a quiet spell took %v (interval %v)", d, interval)
 	}
 }
