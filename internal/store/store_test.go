@@ -342,7 +342,7 @@ func sameState(t *testing.T, a, b *Store) {
 
 func TestRestoreRoundTrip(t *testing.T) {
 	a := New(Config{})
-	fill(t, a, 2000, true)
+	fill(t, a, 3*treeLoadBatch+17, true) // several of the loader's batches
 	b := New(Config{})
 	put(t, b, "/old", "gone")
 	if err := b.Restore(bytes.NewReader(snapshotBytes(t, a))); err != nil {
@@ -441,6 +441,11 @@ func TestRestoreRejectsBadInput(t *testing.T) {
 		check(fmt.Sprintf("flipped byte %d", i), b)
 	}
 	check("garbage", bytes.Repeat([]byte("garbage!"), 1000))
+	// Cut after the tree loader has taken several batches.
+	big := New(Config{})
+	fill(t, big, 3*treeLoadBatch, false)
+	bigSnap := snapshotBytes(t, big)
+	check("large, truncated", bigSnap[:len(bigSnap)*3/4])
 	if !reflect.DeepEqual(entries(s), before) || s.Index() != 1 {
 		t.Fatal("a failed restore changed the store")
 	}
