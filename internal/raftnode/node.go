@@ -183,18 +183,32 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		Logger:          raftLogger{n.log},
 	}
 	if wal.Exist(walDir) {
+		// The WAL is read while the snapshot loads: with a large store
+		// each takes a good part of a second, and they use different
+		// files. It is read for the newest snapshot's index; in the rare
+		// case Load falls back to an older snapshot (or none), again.
+		guess := snap.NewestIndex(n.snapDir)
+		walc := make(chan walContents, 1)
+		go func() { walc <- openWAL(walDir, guess, n.log) }()
 		loadStart := time.Now()
 		meta, err := snap.Load(n.snapDir, n.log, func(m snap.Meta, r io.Reader) error { return restore(r) })
+		wc := <-walc
 		switch {
 		case errors.Is(err, snap.ErrNoSnapshot):
 		case err != nil:
+			wc.close()
 			return nil, fmt.Errorf("raftnode: load snapshot: %w", err)
 		}
 		if meta.Index > 0 {
 			n.log.Info("snapshot loaded", "index", meta.Index, "took", time.Since(loadStart))
 		}
-		walStart := time.Now()
-		w, md, hs, ents, err := wal.Open(walDir, meta.Index, n.log)
+		if meta.Index != guess {
+			n.log.Info("the newest snapshot was unusable: reading the WAL again from the one loaded",
+				"newest", guess, "loaded", meta.Index)
+			wc.close()
+			wc = openWAL(walDir, meta.Index, n.log)
+		}
+		w, md, hs, ents, err := wc.w, wc.metadata, wc.hs, wc.ents, wc.err
 		if err != nil {
 			return nil, fmt.Errorf("raftnode: open wal: %w", err)
 		}
@@ -230,7 +244,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 			return nil, fmt.Errorf("raftnode: %w", err)
 		}
 		n.log.Info("raft node restarted", "id", fmt.Sprintf("%x", rc.ID), "snapshot_index", meta.Index,
-			"wal_entries", len(ents), "commit", hs.Commit, "term", hs.Term, "wal_read_took", time.Since(walStart))
+			"wal_entries", len(ents), "commit", hs.Commit, "term", hs.Term, "wal_read_took", wc.took)
 	} else {
 		if cfg.Identity.MemberID == 0 {
 			return nil, errors.New("raftnode: member ID 0")
@@ -261,6 +275,31 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 	go n.janitor()
 	go n.run()
 	return n, nil
+}
+
+// walContents is what wal.Open returned, and how long it took.
+type walContents struct {
+	w        *wal.WAL
+	metadata []byte
+	hs       raftpb.HardState
+	ents     []raftpb.Entry
+	err      error
+	took     time.Duration
+}
+
+func openWAL(dir string, snapIndex uint64, log *slog.Logger) walContents {
+	start := time.Now()
+	var c walContents
+	c.w, c.metadata, c.hs, c.ents, c.err = wal.Open(dir, snapIndex, log)
+	c.took = time.Since(start)
+	return c
+}
+
+// close releases a WAL opened for a snapshot index that is not used.
+func (c walContents) close() {
+	if c.w != nil {
+		c.w.Close()
+	}
 }
 
 // Apply delivers committed entries in log order. It is closed after Stop.

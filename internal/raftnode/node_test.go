@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -185,6 +187,49 @@ func TestRestartFromSnapshotReplaysOnlyTheTail(t *testing.T) {
 	case b := <-m2.applied:
 		t.Fatalf("replayed %q, which the snapshot covers", b)
 	default:
+	}
+}
+
+// The WAL is read, while the snapshot loads, for the newest snapshot's
+// index. When that snapshot turns out to be damaged and the member falls
+// back to the one before, the WAL is read again from there, so the
+// entries between the two are replayed too.
+func TestRestartFallsBackToTheOlderSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	m := startMember(t, dir, nil)
+	m.proposeApplied(t, "a0")
+	older := m.snapshotNow(t, []byte("state-after-a0"))
+	for i := 0; i < 3; i++ {
+		m.proposeApplied(t, fmt.Sprint("b", i))
+	}
+	newer := m.snapshotNow(t, []byte("state-after-b2"))
+	m.proposeApplied(t, "c0")
+	m.stop()
+
+	snaps, err := filepath.Glob(filepath.Join(dir, "snap", "*.snap"))
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("snapshots %v (%v), want two", snaps, err)
+	}
+	slices.Sort(snaps) // the names sort by index: the newer is last
+	body, err := os.ReadFile(snaps[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body[len(body)/2] ^= 0xff
+	if err := os.WriteFile(snaps[1], body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var restored bytes.Buffer
+	m2 := startMember(t, dir, func(r io.Reader) error { restored.Reset(); _, err := io.Copy(&restored, r); return err })
+	if restored.String() != "state-after-a0" || m2.n.SnapshotIndex != older {
+		t.Fatalf("restored %q at %d, want the older snapshot at %d (the newer, at %d, is damaged)",
+			restored.String(), m2.n.SnapshotIndex, older, newer)
+	}
+	for _, want := range []string{"b0", "b1", "b2", "c0"} {
+		if got := m2.next(t); string(got) != want {
+			t.Fatalf("replayed %q, want %s", got, want)
+		}
 	}
 }
 

@@ -364,6 +364,17 @@ func loadFile(path string, restore func(Meta, io.Reader) error) (Meta, error) {
 	return meta, nil
 }
 
+// NewestIndex is the index in the name of the newest snapshot file in dir
+// (0 if there is none): what Load returns unless that file turns out to be
+// unusable. It reads no file.
+func NewestIndex(dir string) uint64 {
+	snaps, err := list(dir)
+	if err != nil || len(snaps) == 0 {
+		return 0
+	}
+	return snaps[0].index
+}
+
 type fileInfo struct {
 	term, index uint64
 	path        string
