@@ -100,6 +100,16 @@ type limitedConn struct {
 	once sync.Once
 }
 
+// CloseWrite keeps the TCP half-close net/http uses before closing a
+// connection whose request body it did not read, so the client gets the
+// answer instead of a reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.lim.release)

@@ -113,3 +113,43 @@ func TestConnLimiter(t *testing.T) {
 	second.Close()
 	third.Close()
 }
+
+// A capped connection still half-closes: net/http shuts its write side
+// before closing a connection whose body it did not read.
+func TestLimitedConnCloseWrite(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newConnLimiter(1, slog.New(slog.NewTextHandler(io.Discard, nil))).wrap(raw)
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	cw, ok := server.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("a capped connection has no CloseWrite")
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := client.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("client read %d, %v after the server's CloseWrite; want EOF", n, err)
+	}
+	// The read side is still open.
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	_ = server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := server.Read(make([]byte, 1)); n != 1 || err != nil {
+		t.Fatalf("server read %d, %v after its CloseWrite", n, err)
+	}
+}

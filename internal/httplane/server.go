@@ -46,16 +46,16 @@ type Server struct {
 
 // passingAcceptError reports whether an Accept error is a condition that
 // passes (no file descriptors or buffers left, a connection reset before
-// it was taken, a timeout), which net/http waits out too, rather than a
-// closed or broken listener. Timeout alone misses the first of them:
-// EMFILE is temporary but not a timeout.
+// it was taken, a timeout, EAGAIN among them), which net/http waits out
+// too, rather than a closed or broken listener. Timeout alone misses the
+// first of them: EMFILE is temporary but not a timeout.
 func passingAcceptError(err error) bool {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
 	}
 	for _, errno := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
-		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR} {
 		if errors.Is(err, errno) {
 			return true
 		}
