@@ -354,6 +354,26 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// A key over MaxKeyBytes is refused before it reaches the log: its
+// missing parents would each hold their own full path.
+func TestKeyLimit(t *testing.T) {
+	fb := &fakeBackend{writeFn: func(_ context.Context, r *store.Request) (*store.Event, error) {
+		return nil, apierr.New(apierr.NodeExist, r.Path, 1)
+	}}
+	h := New(fb, testOptions())
+	deep := strings.Repeat("/a", MaxKeyBytes/2+1)
+	rec := do(t, h, "PUT", "/v2/keys"+deep, "value=1")
+	wantResponse(t, rec, 400, map[string]string{"X-Etcd-Index": "0"},
+		fmt.Sprintf(`{"errorCode":210,"message":"Invalid POST form","cause":"key too long: %d bytes, the limit is %d","index":0}`+"\n", len(deep), MaxKeyBytes))
+	if n := len(fb.recordedWrites()); n != 0 {
+		t.Fatalf("a key over the limit reached the backend (%d writes)", n)
+	}
+	rec = do(t, h, "PUT", "/v2/keys"+deep[:MaxKeyBytes], "value=1")
+	if rec.Code != 412 || len(fb.recordedWrites()) != 1 {
+		t.Fatalf("a key at the limit: status %d, %d writes", rec.Code, len(fb.recordedWrites()))
+	}
+}
+
 func TestPanicRecovered(t *testing.T) {
 	logs := &logBuffer{}
 	opts := testOptions()

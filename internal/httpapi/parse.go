@@ -16,6 +16,14 @@ import (
 
 const keysPrefix = "/v2/keys"
 
+// MaxKeyBytes is the longest key (cleaned path) a PUT or POST may create.
+// Every missing parent directory is a node holding its own full path, so
+// one key d levels deep costs the store about d*len(key)/2 bytes: without
+// a bound, one 80 KB request 40,000 levels deep took 1.6 GB and stalled
+// every write for 5 s. etcd 3.4 drops any request line over about 4 KB,
+// so no key it accepts is refused here; reads and deletes are not limited.
+const MaxKeyBytes = 4096
+
 // keyRequest is a parsed /v2/keys request.
 type keyRequest struct {
 	method string // GET, HEAD, PUT, POST or DELETE
@@ -170,10 +178,14 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		return kr, nil
-	case http.MethodPut:
+	case http.MethodPut, http.MethodPost:
+		if len(kr.key) > MaxKeyBytes {
+			return nil, apierr.Newf(apierr.InvalidForm, 0, "key too long: %d bytes, the limit is %d", len(kr.key), MaxKeyBytes)
+		}
 		m = store.MethodPut
-	case http.MethodPost:
-		m = store.MethodPost
+		if r.Method == http.MethodPost {
+			m = store.MethodPost
+		}
 	case http.MethodDelete:
 		m = store.MethodDelete
 	default:

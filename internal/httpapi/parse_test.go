@@ -207,6 +207,27 @@ func parseCases() []parseCase {
 			code: apierr.InvalidField, cause: `method "PATCH" not allowed`},
 	}
 
+	// Key length: PUT and POST up to MaxKeyBytes (the cleaned key), reads
+	// and deletes of any length.
+	longest := "/" + strings.Repeat("k", MaxKeyBytes-1)
+	deep := strings.Repeat("/a", MaxKeyBytes/2+1)
+	tooLong := fmt.Sprintf("key too long: %d bytes, the limit is %d", MaxKeyBytes+1, MaxKeyBytes)
+	cs = append(cs,
+		parseCase{name: "longest key", method: "PUT", target: "/v2/keys" + longest, body: "value=1",
+			want: write("PUT", longest, func(r *store.Request) { r.Val = "1" })},
+		parseCase{name: "longest key after cleaning", method: "PUT", target: "/v2/keys/x/.." + longest + "/", body: "value=1",
+			want: write("PUT", longest, func(r *store.Request) { r.Val = "1" })},
+		parseCase{name: "key too long", method: "PUT", target: "/v2/keys" + longest + "k", body: "value=1",
+			code: apierr.InvalidForm, cause: tooLong},
+		parseCase{name: "key too deep", method: "PUT", target: "/v2/keys" + deep + "?dir=true",
+			code: apierr.InvalidForm, cause: fmt.Sprintf("key too long: %d bytes, the limit is %d", len(deep), MaxKeyBytes)},
+		parseCase{name: "post under too long", method: "POST", target: "/v2/keys" + longest + "k", body: "value=1",
+			code: apierr.InvalidForm, cause: tooLong},
+		parseCase{name: "get long key", method: "GET", target: "/v2/keys" + longest + "k", want: get(longest+"k", nil)},
+		parseCase{name: "delete long key", method: "DELETE", target: "/v2/keys" + longest + "k",
+			want: write("DELETE", longest+"k", nil)},
+	)
+
 	// Every flag, every spelling etcd (strconv.ParseBool) accepts, and
 	// some it refuses.
 	for _, name := range []string{"recursive", "sorted", "wait", "stream", "dir", "quorum", "consistent",
