@@ -54,6 +54,7 @@ type Config struct {
 
 	MaxRequestBytes     int64         // > 0
 	HistorySize         int           // events kept for watchers; >= 1
+	HistoryBytes        int64         // keys and values the history holds; 0 means no limit
 	MaxWatchers         int           // 0 means no limit
 	StreamFlushInterval time.Duration // 0 means each stream event is written at once
 	StrictReads         bool          // every GET linearizable

@@ -58,6 +58,7 @@ func TestDefaults(t *testing.T) {
 		HTTPWriteTimeout:    300 * time.Second,
 		MaxRequestBytes:     10 << 20,
 		HistorySize:         100000,
+		HistoryBytes:        128 << 20,
 		MaxWatchers:         100000,
 		StreamFlushInterval: 25 * time.Millisecond,
 	}
@@ -92,6 +93,8 @@ func TestPrecedence(t *testing.T) {
 			get: func(c *Config) any { return c.SnapshotCount }, def: uint64(10000), fromFile: uint64(500), fromEnv: uint64(600), fromFlag: uint64(700)},
 		{flag: "history-size", env: "ETCD_HISTORY_SIZE", key: "history_size", fileTOML: `10`, envV: "20", flagV: "30",
 			get: func(c *Config) any { return c.HistorySize }, def: 100000, fromFile: 10, fromEnv: 20, fromFlag: 30},
+		{flag: "history-bytes", env: "ETCD_HISTORY_BYTES", key: "history_bytes", fileTOML: `"1MiB"`, envV: "2048", flagV: "0",
+			get: func(c *Config) any { return c.HistoryBytes }, def: int64(128 << 20), fromFile: int64(1 << 20), fromEnv: int64(2048), fromFlag: int64(0)},
 		{flag: "cluster-active-size", env: "ETCD_CLUSTER_ACTIVE_SIZE", key: "cluster.active_size", fileTOML: `3`, envV: "5", flagV: "7",
 			get: func(c *Config) any { return c.ClusterActiveSize }, def: 9, fromFile: 3, fromEnv: 5, fromFlag: 7},
 		{flag: "cluster-remove-delay", env: "ETCD_CLUSTER_REMOVE_DELAY", key: "cluster.remove_delay", fileTOML: `2.5`, envV: "60", flagV: "90",

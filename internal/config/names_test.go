@@ -55,6 +55,7 @@ func samples(t *testing.T) map[string]struct {
 		"peer-election-timeout":   {v: "500"},
 		"max-request-bytes":       {v: "4096"},
 		"history-size":            {v: "50"},
+		"history-bytes":           {v: "1MiB"},
 		"max-watchers":            {v: "0"},
 		"stream-flush-interval":   {v: "0"},
 		"strict-reads":            {v: "true"},
@@ -161,7 +162,7 @@ func TestEnvSpellings(t *testing.T) {
 		"ETCD_CLUSTER_ACTIVE_SIZE": "cluster-active-size", "ETCD_MAX_CLUSTER_SIZE": "cluster-active-size",
 		"ETCD_CLUSTER_REMOVE_DELAY": "cluster-remove-delay", "ETCD_CLUSTER_SYNC_INTERVAL": "cluster-sync-interval",
 		"ETCD_CONFIG": "config", "ETCD_CONFIG_FILE": "config",
-		"ETCD_MAX_REQUEST_BYTES": "max-request-bytes", "ETCD_HISTORY_SIZE": "history-size",
+		"ETCD_MAX_REQUEST_BYTES": "max-request-bytes", "ETCD_HISTORY_SIZE": "history-size", "ETCD_HISTORY_BYTES": "history-bytes",
 		"ETCD_MAX_WATCHERS": "max-watchers", "ETCD_STRICT_READS": "strict-reads",
 		"ETCD_STREAM_FLUSH_INTERVAL": "stream-flush-interval",
 	}
@@ -308,7 +309,7 @@ func TestTOMLKeysMatchEtcd04(t *testing.T) {
 		"peer.heartbeat_interval", "peer.election_timeout",
 		"cluster.active_size", "cluster.remove_delay", "cluster.sync_interval",
 	}
-	ours := []string{"max_request_bytes", "history_size", "max_watchers", "stream_flush_interval", "strict_reads"}
+	ours := []string{"max_request_bytes", "history_size", "history_bytes", "max_watchers", "stream_flush_interval", "strict_reads"}
 	var want, got []string
 	want = append(append(want, etcd...), ours...)
 	for k := range settingByTOML {

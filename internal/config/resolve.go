@@ -160,6 +160,7 @@ func (r *resolver) fill(c *Config) {
 
 	c.MaxRequestBytes = r.bytes("max-request-bytes", 1)
 	c.HistorySize = r.integer("history-size", 1)
+	c.HistoryBytes = r.bytes("history-bytes", 0)
 	c.MaxWatchers = r.integer("max-watchers", 0)
 	c.StreamFlushInterval = r.duration("stream-flush-interval", time.Millisecond)
 

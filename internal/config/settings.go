@@ -134,6 +134,8 @@ var settings = []*setting{
 		usage: "Largest client request body accepted; larger ones are refused."},
 	{name: "history-size", env: []string{"ETCD_HISTORY_SIZE"}, toml: "history_size", kind: kindInt, def: "100000", arg: "<events>", group: groupLimits,
 		usage: "Events kept for watchers that resume from an older index; older ones answer 401 (event index cleared)."},
+	{name: "history-bytes", env: []string{"ETCD_HISTORY_BYTES"}, toml: "history_bytes", kind: kindBytes, def: "134217728", defShow: "134217728 (128 MiB)", arg: "<bytes>", group: groupLimits,
+		usage: "Keys and values the watch history may hold: beyond it its oldest events go, as past -history-size; 0 means no limit."},
 	{name: "max-watchers", env: []string{"ETCD_MAX_WATCHERS"}, toml: "max_watchers", kind: kindInt, def: "100000", arg: "<n>", group: groupLimits,
 		usage: "Concurrent watchers allowed on this member; 0 means no limit."},
 	{name: "stream-flush-interval", env: []string{"ETCD_STREAM_FLUSH_INTERVAL"}, toml: "stream_flush_interval", kind: kindMillis, def: "25", arg: "<ms>", group: groupLimits,

@@ -41,8 +41,16 @@ type Config struct {
 
 	// SnapshotCount is how many log entries are applied between snapshots.
 	SnapshotCount uint64
-	HistorySize   int
-	MaxWatchers   int
+	// SnapshotLogBytes makes a snapshot due after fewer entries than
+	// SnapshotCount once they hold this many bytes (default 64 MiB): the
+	// entries since the last snapshot stay in memory for Raft, and 10,000
+	// of 1 MB each would be 10 GB.
+	SnapshotLogBytes int64
+	HistorySize      int
+	// HistoryBytes bounds the history's keys and values (0: the store's
+	// default; negative: no bound).
+	HistoryBytes int64
+	MaxWatchers  int
 
 	TickInterval  time.Duration // Raft heartbeat
 	ElectionTicks int           // election timeout in ticks
@@ -88,6 +96,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SnapshotCount == 0 {
 		c.SnapshotCount = 10000
+	}
+	if c.SnapshotLogBytes == 0 {
+		c.SnapshotLogBytes = 64 << 20
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = 100 * time.Millisecond
@@ -167,7 +178,7 @@ func Start(cfg Config) (*Server, error) {
 		applying: raftnode.NewStage(),
 		cfg:      cfg,
 		log:      cfg.Logger,
-		store:    store.New(store.Config{HistorySize: cfg.HistorySize, MaxWatchers: cfg.MaxWatchers}),
+		store:    store.New(store.Config{HistorySize: cfg.HistorySize, HistoryBytes: cfg.HistoryBytes, MaxWatchers: cfg.MaxWatchers}),
 		start:    cfg.Clock(),
 		waits:    newWaitRegistry(),
 		members:  newMembership(),
@@ -707,12 +718,13 @@ func (s *Server) answer(r *store.Request, ev *store.Event, err error) {
 // log replayed at restart to a quarter of a snapshot.
 const snapshotLogRatio = 4
 
-// maybeSnapshot captures the store every SnapshotCount entries (and see
-// snapshotLogRatio), or now when force is set (a follower needs a snapshot
-// newer than any on disk), and writes it out in the background: capturing
-// is O(1), so writes never wait for it.
+// maybeSnapshot captures the store every SnapshotCount entries or
+// SnapshotLogBytes of them (and see snapshotLogRatio), or now when force is
+// set (a follower needs a snapshot newer than any on disk), and writes it
+// out in the background: capturing is O(1), so writes never wait for it.
 func (s *Server) maybeSnapshot(applied uint64, force bool) {
-	due := applied-s.lastSnap >= s.cfg.SnapshotCount && s.logBytes*snapshotLogRatio >= s.lastSnapSize.Load()
+	due := (applied-s.lastSnap >= s.cfg.SnapshotCount || s.logBytes >= s.cfg.SnapshotLogBytes) &&
+		s.logBytes*snapshotLogRatio >= s.lastSnapSize.Load()
 	if force {
 		due = applied > s.lastSnap
 	}

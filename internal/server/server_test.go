@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -393,5 +394,37 @@ func TestGatherBatchFullGoesAtOnce(t *testing.T) {
 	busy.Start()
 	if !gatherBatch(&b, big, in, nil, busy) || len(b.ids) != 1 {
 		t.Fatalf("full batch: %v", b.ids)
+	}
+}
+
+// Large entries make a snapshot due before SnapshotCount of them: Raft
+// keeps every entry since the last snapshot in memory.
+func TestSnapshotAfterLogBytes(t *testing.T) {
+	big := strings.Repeat("v", 64<<10)
+	for _, tc := range []struct {
+		logBytes int64
+		want     bool
+	}{{1 << 20, true}, {0, false}} { // 0: the default, 64 MiB
+		dir := t.TempDir()
+		s := startMember(t, dir, nil, func(c *Config) {
+			c.SnapshotCount = 1 << 30
+			c.SnapshotLogBytes = tc.logBytes
+		})
+		for i := 0; i < 40; i++ { // 2.5 MiB
+			put(t, s, "/blob", big, time.Time{})
+		}
+		snapped := func() bool {
+			files, _ := filepath.Glob(filepath.Join(dir, "snap", "*.snap"))
+			return len(files) > 0
+		}
+		if tc.want {
+			waitFor(t, "a snapshot", snapped)
+		} else {
+			time.Sleep(100 * time.Millisecond)
+			if snapped() {
+				t.Fatalf("snapshot after 2.5 MiB of log with the 64 MiB default")
+			}
+		}
+		s.Stop()
 	}
 }

@@ -4,7 +4,8 @@ import "fmt"
 
 // history is a ring of the most recent events, one per index: every index
 // increment emits exactly one event (refreshes included), so the event for
-// index i sits at a computable position. It grows on demand up to max.
+// index i sits at a computable position. It grows on demand up to max
+// events, and drops its oldest ones while they hold more than maxBytes.
 type history struct {
 	buf  []*Event
 	head int // position of the event with index first
@@ -13,16 +14,40 @@ type history struct {
 	// next event to arrive). Invariant: the events held are first..first+n-1.
 	first uint64
 	max   int
+	// bytes is the eventBytes of the events held; above maxBytes (when
+	// not 0) the oldest go, though never the newest.
+	bytes, maxBytes int64
 }
 
-func (h *history) init(max int, first uint64) {
-	*h = history{max: max, first: first}
+func (h *history) init(max int, maxBytes int64, first uint64) {
+	*h = history{max: max, maxBytes: maxBytes, first: first}
 }
 
 // reset empties the history so that the next event expected is next.
 func (h *history) reset(next uint64) {
 	clear(h.buf)
-	h.head, h.n, h.first = 0, 0, next
+	h.head, h.n, h.first, h.bytes = 0, 0, next, 0
+}
+
+// eventOverhead approximates what an event costs besides its keys and
+// values: the Event and its nodes, and the slot.
+const eventOverhead = 320
+
+// eventBytes is what the history counts for e against maxBytes: its keys
+// and values (a value the store or a neighbouring event shares is counted
+// anyway: overwriting one key keeps every old value alive here alone).
+func eventBytes(e *Event) int64 {
+	n := int64(eventOverhead)
+	for _, nd := range []*NodeExtern{e.Node, e.PrevNode} {
+		if nd == nil {
+			continue
+		}
+		n += int64(len(nd.Key))
+		if nd.Value != nil {
+			n += int64(len(*nd.Value))
+		}
+	}
+	return n
 }
 
 // last is the index of the newest event held (first-1 when empty).
@@ -35,14 +60,23 @@ func (h *history) add(e *Event) {
 	if h.n == len(h.buf) && len(h.buf) < h.max {
 		h.grow()
 	}
-	if h.n < len(h.buf) {
-		h.buf[(h.head+h.n)%len(h.buf)] = e
-		h.n++
-		return
+	if h.n == len(h.buf) {
+		// Full at max size: the oldest goes.
+		h.dropOldest()
 	}
-	// Full at max size: overwrite the oldest.
-	h.buf[h.head] = e
+	h.buf[(h.head+h.n)%len(h.buf)] = e
+	h.n++
+	h.bytes += eventBytes(e)
+	for h.maxBytes > 0 && h.bytes > h.maxBytes && h.n > 1 {
+		h.dropOldest()
+	}
+}
+
+func (h *history) dropOldest() {
+	h.bytes -= eventBytes(h.buf[h.head])
+	h.buf[h.head] = nil
 	h.head = (h.head + 1) % len(h.buf)
+	h.n--
 	h.first++
 }
 

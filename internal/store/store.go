@@ -57,7 +57,10 @@ func newStore(cfg Config) *Store {
 		queueSize:  defaultQueueSize,
 		listBudget: defaultListBudget,
 	}
-	s.hist.init(cfg.HistorySize, 1)
+	if cfg.HistoryBytes == 0 {
+		cfg.HistoryBytes = DefaultHistoryBytes
+	}
+	s.hist.init(cfg.HistorySize, cfg.HistoryBytes, 1)
 	s.hub.init(cfg.MaxWatchers)
 	return s
 }

@@ -637,3 +637,54 @@ func TestValueCountsNoStatistics(t *testing.T) {
 		t.Fatalf("stats changed: %+v -> %+v", before, after)
 	}
 }
+
+// The history holds at most HistoryBytes of keys and values: overwriting
+// one key with large values keeps only as many as fit, older indexes
+// answer 401 like those past HistorySize, and the newest event stays even
+// when it alone is over the bound.
+func TestHistoryBytes(t *testing.T) {
+	big := strings.Repeat("v", 100<<10)
+	s := New(Config{HistorySize: 1000, HistoryBytes: 1 << 20})
+	for i := 0; i < 50; i++ {
+		put(t, s, "/blob", big)
+	}
+	// Each overwrite holds the new and the old value: ~200 KiB an event.
+	first := s.hist.first
+	if s.hist.bytes > 1<<20 || first < 45 || s.hist.last() != 50 {
+		t.Fatalf("history holds %d..%d, %d bytes", first, s.hist.last(), s.hist.bytes)
+	}
+	var sum int64
+	for i := first; i <= s.hist.last(); i++ {
+		sum += eventBytes(s.hist.get(i))
+	}
+	if sum != s.hist.bytes {
+		t.Fatalf("bytes %d, events add up to %d", s.hist.bytes, sum)
+	}
+	var cleared *apierr.Error
+	if _, err := s.Watch("/blob", false, false, first-1); !errors.As(err, &cleared) || cleared.Code != apierr.EventIndexClear {
+		t.Fatalf("watch from %d (dropped): %v", first-1, err)
+	}
+	w, err := s.Watch("/blob", false, false, first)
+	if err != nil {
+		t.Fatalf("watch from %d (held): %v", first, err)
+	}
+	if ev, err := w.Next(context.Background()); err != nil || ev.Index() != first {
+		t.Fatalf("watch from %d: %v %v", first, ev, err)
+	}
+	w.Close()
+
+	// Small events are bounded by HistorySize, as before.
+	for i := 0; i < 2000; i++ {
+		put(t, s, "/small", "x")
+	}
+	if n := s.hist.last() - s.hist.first + 1; n != 1000 {
+		t.Fatalf("history holds %d small events, want 1000", n)
+	}
+
+	// One event over the bound is still kept.
+	huge := strings.Repeat("h", 2<<20)
+	ev := put(t, s, "/huge", huge)
+	if s.hist.first != ev.Index() || s.hist.last() != ev.Index() {
+		t.Fatalf("history holds %d..%d after an event over the bound", s.hist.first, s.hist.last())
+	}
+}
