@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// MaxRequestBytesLimit is the largest -max-request-bytes accepted: a write
+// travels as one log entry, and the WAL refuses a record over 64 MiB (and
+// peers a message over 64 MiB), which would stop the member. 32 MiB leaves
+// room for the key, the query string and the other writes batched with it.
+const MaxRequestBytesLimit = 32 << 20
+
 // Config is the resolved configuration of one arbor member. Load fills every
 // field; a zero Config is not meaningful.
 type Config struct {

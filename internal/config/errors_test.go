@@ -38,6 +38,7 @@ func TestValidationErrors(t *testing.T) {
 		{name: "request bytes zero", args: []string{"-max-request-bytes=0"}, setting: "max-request-bytes", value: "0", is: ErrInvalid},
 		{name: "request bytes negative", args: []string{"-max-request-bytes=-1"}, setting: "max-request-bytes", value: "-1", is: ErrInvalid},
 		{name: "request bytes bad unit", args: []string{"-max-request-bytes=10XB"}, setting: "max-request-bytes", value: "10XB", is: ErrInvalid},
+		{name: "request bytes over the log's limit", args: []string{"-max-request-bytes=33MiB"}, setting: "max-request-bytes", value: "33MiB", is: ErrInvalid},
 		{name: "request bytes overflow", args: []string{"-max-request-bytes=9000000000GiB"}, setting: "max-request-bytes", is: ErrInvalid},
 
 		// Cluster bounds.

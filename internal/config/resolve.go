@@ -101,11 +101,17 @@ func (r *resolver) duration(name string, unit time.Duration) time.Duration {
 	return d
 }
 
-func (r *resolver) bytes(name string, min int64) int64 {
+// bytes resolves a byte count of at least min and, when max > 0, at most
+// max.
+func (r *resolver) bytes(name string, min, max int64) int64 {
 	v, _ := r.pick(name)
 	n, err := parseBytes(v.text)
-	if err == nil && n < min {
+	switch {
+	case err != nil:
+	case n < min:
 		err = invalid("must be at least %d bytes", min)
+	case max > 0 && n > max:
+		err = invalid("must be at most %d bytes", max)
 	}
 	if err != nil {
 		r.fail(settingByName[name], v, err)
@@ -158,9 +164,9 @@ func (r *resolver) fill(c *Config) {
 	c.HTTPReadTimeout = r.duration("http-read-timeout", time.Second)
 	c.HTTPWriteTimeout = r.duration("http-write-timeout", time.Second)
 
-	c.MaxRequestBytes = r.bytes("max-request-bytes", 1)
+	c.MaxRequestBytes = r.bytes("max-request-bytes", 1, MaxRequestBytesLimit)
 	c.HistorySize = r.integer("history-size", 1)
-	c.HistoryBytes = r.bytes("history-bytes", 0)
+	c.HistoryBytes = r.bytes("history-bytes", 0, 0)
 	c.MaxWatchers = r.integer("max-watchers", 0)
 	c.StreamFlushInterval = r.duration("stream-flush-interval", time.Millisecond)
 

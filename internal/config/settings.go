@@ -131,7 +131,7 @@ var settings = []*setting{
 
 	// Arbor's own limits and behaviour.
 	{name: "max-request-bytes", env: []string{"ETCD_MAX_REQUEST_BYTES"}, toml: "max_request_bytes", kind: kindBytes, def: "10485760", defShow: "10485760 (10 MiB)", arg: "<bytes>", group: groupLimits,
-		usage: "Largest client request body accepted; larger ones are refused."},
+		usage: "Largest client request body accepted; larger ones are refused. At most 32 MiB."},
 	{name: "history-size", env: []string{"ETCD_HISTORY_SIZE"}, toml: "history_size", kind: kindInt, def: "100000", arg: "<events>", group: groupLimits,
 		usage: "Events kept for watchers that resume from an older index; older ones answer 401 (event index cleared)."},
 	{name: "history-bytes", env: []string{"ETCD_HISTORY_BYTES"}, toml: "history_bytes", kind: kindBytes, def: "134217728", defShow: "134217728 (128 MiB)", arg: "<bytes>", group: groupLimits,
