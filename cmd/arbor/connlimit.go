@@ -8,39 +8,54 @@ import (
 	"time"
 )
 
-// Client connections are capped below the process's open-file limit, so
+// Accepted connections are capped below the process's open-file limit, so
 // the member always keeps descriptors for what it opens itself: WAL
-// segments, snapshots, peer connections. Without the cap a flood of
-// clients takes the last ones, and every snapshot fails until they leave.
-// At the cap Accept waits until a client connection closes; new clients
-// wait in the kernel's listen backlog meanwhile.
+// segments, snapshots, connections it dials to peers. Without the cap a
+// flood of connections takes the last ones, and every snapshot fails (and
+// a WAL segment roll stops the member) until they leave. At the cap Accept
+// waits until a connection closes; new ones wait in the kernel's listen
+// backlog meanwhile.
 
-// fdReserve is how many descriptors the cap leaves for the member itself
+// fdReserve is how many descriptors the caps leave for the member itself
 // (it needs about 20, plus two per peer).
 const fdReserve = 128
 
-// clientConnCap is the cap for an open-file limit of fdLimit (0: none).
-func clientConnCap(fdLimit uint64) int {
+// Peer port share of the descriptors: peers, the admin API and joins need
+// few connections, so an eighth of what the member can spare, within
+// these bounds, is plenty; clients get the rest.
+const (
+	minPeerConns = 16
+	maxPeerConns = 1024
+)
+
+// connCaps splits the descriptors the member can spare under an open-file
+// limit of fdLimit (all but fdReserve; half at 2*fdReserve or less)
+// between the client ports and the peer ports (0, 0: no caps).
+func connCaps(fdLimit uint64) (client, peer int) {
+	var spare int
 	switch {
 	case fdLimit == 0 || fdLimit > 1<<30: // unknown or unlimited
-		return 0
+		return 0, 0
 	case fdLimit <= 2*fdReserve:
-		return int(fdLimit / 2)
+		spare = int(fdLimit / 2)
 	default:
-		return int(fdLimit - fdReserve)
+		spare = int(fdLimit - fdReserve)
 	}
+	peer = min(max(spare/8, minPeerConns), maxPeerConns, spare/2)
+	return spare - peer, peer
 }
 
 // connLimiter bounds the connections open at once over every listener it
 // wraps.
 type connLimiter struct {
 	slots   chan struct{}
+	kind    string // "client" or "peer", for the log
 	log     *slog.Logger
 	lastLog atomic.Int64 // unix nanos of the last "cap reached" warning
 }
 
-func newConnLimiter(n int, log *slog.Logger) *connLimiter {
-	return &connLimiter{slots: make(chan struct{}, n), log: log}
+func newConnLimiter(n int, kind string, log *slog.Logger) *connLimiter {
+	return &connLimiter{slots: make(chan struct{}, n), kind: kind, log: log}
 }
 
 func (l *connLimiter) wrap(ln net.Listener) net.Listener {
@@ -56,8 +71,8 @@ func (l *connLimiter) acquire(closed <-chan struct{}) bool {
 	}
 	if now := time.Now().UnixNano(); now-l.lastLog.Load() > int64(10*time.Second) {
 		l.lastLog.Store(now)
-		l.log.Warn("client connection cap reached; new connections wait until others close",
-			"cap", cap(l.slots))
+		l.log.Warn("connection cap reached; new connections wait until others close",
+			"port", l.kind, "cap", cap(l.slots))
 	}
 	select {
 	case l.slots <- struct{}{}:

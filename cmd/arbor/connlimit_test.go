@@ -9,20 +9,25 @@ import (
 	"time"
 )
 
-func TestClientConnCap(t *testing.T) {
+func TestConnCaps(t *testing.T) {
 	for _, tc := range []struct {
-		limit uint64
-		want  int
+		limit        uint64
+		client, peer int
 	}{
-		{0, 0},                   // unknown
-		{1 << 62, 0},             // unlimited
-		{64, 32},                 // small: half
-		{256, 128},               // still half
-		{1024, 1024 - fdReserve}, // the rest: all but the reserve
-		{1 << 20, 1<<20 - fdReserve},
+		{0, 0, 0},            // unknown
+		{1 << 62, 0, 0},      // unlimited
+		{20, 5, 5},           // tiny: half, split evenly at most
+		{64, 16, 16},         // small: half, the peers' floor
+		{256, 112, 16},       // still half
+		{1024, 784, 112},     // all but the reserve, an eighth to peers
+		{20000, 18848, 1024}, // the peers' ceiling
 	} {
-		if got := clientConnCap(tc.limit); got != tc.want {
-			t.Errorf("clientConnCap(%d) = %d, want %d", tc.limit, got, tc.want)
+		client, peer := connCaps(tc.limit)
+		if client != tc.client || peer != tc.peer {
+			t.Errorf("connCaps(%d) = %d, %d; want %d, %d", tc.limit, client, peer, tc.client, tc.peer)
+		}
+		if tc.limit > 0 && tc.limit < 1<<30 && uint64(client+peer) > tc.limit-min(tc.limit/2, fdReserve) {
+			t.Errorf("connCaps(%d) leaves the member fewer than %d descriptors", tc.limit, min(tc.limit/2, fdReserve))
 		}
 	}
 }
@@ -31,7 +36,7 @@ func TestClientConnCap(t *testing.T) {
 // only once one of the first two closes (closing it twice frees one slot),
 // and closing a listener ends an Accept waiting for a slot.
 func TestConnLimiter(t *testing.T) {
-	lim := newConnLimiter(2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lim := newConnLimiter(2, "client", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var lns []net.Listener
 	for i := 0; i < 2; i++ {
 		raw, err := net.Listen("tcp", "127.0.0.1:0")
@@ -121,7 +126,7 @@ func TestLimitedConnCloseWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newConnLimiter(1, slog.New(slog.NewTextHandler(io.Discard, nil))).wrap(raw)
+	ln := newConnLimiter(1, "client", slog.New(slog.NewTextHandler(io.Discard, nil))).wrap(raw)
 	defer ln.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

@@ -87,16 +87,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("peer TLS: %w", err)
 	}
 	// Bind first: a port in use is reported before any data is touched.
-	var clientCap *connLimiter
-	if n := clientConnCap(openFileLimit()); n > 0 {
-		clientCap = newConnLimiter(n, log)
-		log.Debug("client connections capped below the open-file limit", "cap", n)
+	var clientCap, peerCap *connLimiter
+	if nc, np := connCaps(openFileLimit()); nc > 0 {
+		clientCap, peerCap = newConnLimiter(nc, "client", log), newConnLimiter(np, "peer", log)
+		log.Debug("connections capped below the open-file limit", "client", nc, "peer", np)
 	}
 	clientLns, err := listenAll(cfg.ClientListen, clientTLS, clientCap)
 	if err != nil {
 		return err
 	}
-	peerLns, err := listenAll(cfg.PeerListen, peerTLS, nil)
+	peerLns, err := listenAll(cfg.PeerListen, peerTLS, peerCap)
 	if err != nil {
 		closeAll(clientLns)
 		return err

@@ -44,6 +44,7 @@ type member struct {
 	dataDir string
 	args    []string
 	url     string         // client URL
+	peerURL string
 	proc    *testutil.Proc // the latest process started, nil before
 	// wrapper, if set, runs the binary: wrapper..., arbor, args...
 	wrapper []string
@@ -54,7 +55,8 @@ func newMember(t *testing.T, extra ...string) *member {
 	t.Helper()
 	dataDir := filepath.Join(t.TempDir(), "data")
 	cport, pport := testutil.FreePort(t), testutil.FreePort(t)
-	m := &member{t: t, dataDir: dataDir, url: fmt.Sprintf("http://127.0.0.1:%d", cport)}
+	m := &member{t: t, dataDir: dataDir, url: fmt.Sprintf("http://127.0.0.1:%d", cport),
+		peerURL: fmt.Sprintf("http://127.0.0.1:%d", pport)}
 	m.args = append([]string{"-name", "e2e", "-data-dir", dataDir,
 		"-addr", fmt.Sprintf("127.0.0.1:%d", cport), "-peer-addr", fmt.Sprintf("127.0.0.1:%d", pport)}, extra...)
 	return m
