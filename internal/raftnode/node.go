@@ -327,7 +327,21 @@ const leaderPoll = 5 * time.Millisecond
 // the proposal was accepted for replication, not that it was committed.
 // While no leader is known it waits for one (or for ctx), as raft.Node did.
 func (n *Node) Propose(ctx context.Context, data []byte) error {
-	return n.propose(ctx, func(rn *raft.RawNode) error { return rn.Propose(data) })
+	_, err := n.ProposeInTerm(ctx, data)
+	return err
+}
+
+// ProposeInTerm is Propose, also returning the term Raft was in when it
+// took the proposal: appended by the leader of that term, or forwarded to
+// it. Unless that leader commits it, only a later leader's log can hold it,
+// after that leader's first entry (see Server's leader-change answers).
+func (n *Node) ProposeInTerm(ctx context.Context, data []byte) (term uint64, err error) {
+	err = n.propose(ctx, func(rn *raft.RawNode) error {
+		err := rn.Propose(data)
+		term = rn.BasicStatus().Term
+		return err
+	})
+	return term, err
 }
 
 func (n *Node) propose(ctx context.Context, f func(rn *raft.RawNode) error) error {

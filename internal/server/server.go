@@ -162,6 +162,8 @@ type Server struct {
 	// owned by the apply goroutine.
 	logBytes     int64
 	lastSnapSize atomic.Int64
+	// appliedTerm is the term of the last entry applied (apply goroutine).
+	appliedTerm uint64
 
 	lock  *os.File // held for the member's lifetime
 	stopc chan struct{}
@@ -584,8 +586,11 @@ func (s *Server) proposeLoop() {
 		// clients retry elsewhere; the proposal was never taken, so nothing
 		// of it can apply later.
 		ctx, cancel := context.WithTimeout(context.Background(), s.proposeTimeout())
-		err := s.node.Propose(ctx, batch.enc.entry())
+		term, err := s.node.ProposeInTerm(ctx, batch.enc.entry())
 		cancel()
+		if err == nil {
+			s.waits.proposed(batch.ids, term)
+		}
 		if err != nil {
 			code := apierr.RaftInternal
 			if errors.Is(err, raft.ErrProposalDropped) || errors.Is(err, context.DeadlineExceeded) {
@@ -682,6 +687,12 @@ func (s *Server) installSnapshot(a raftnode.Apply) {
 }
 
 func (s *Server) applyEntry(e raftpb.Entry) {
+	if e.Term > s.appliedTerm {
+		if s.appliedTerm != 0 {
+			s.answerLeaderChange(e.Term)
+		}
+		s.appliedTerm = e.Term
+	}
 	switch e.Type {
 	case raftpb.EntryNormal:
 		if err := applyRequests(s.store, e.Data, s.answer); err != nil {
@@ -700,6 +711,18 @@ func (s *Server) applyEntry(e raftpb.Entry) {
 			s.waits.trigger(cc.ID, result{})
 		}
 	}
+}
+
+// answerLeaderChange answers the writes still waiting that were proposed
+// before term, whose leader's first entry is being applied. Everything
+// older that will ever commit came before that entry: such a write was
+// lost with its leader's log, unless its proposal is still on its way to
+// the new leader through a member that forwards it. Either way it cannot
+// be known here, and waiting on would only tell the caller so after
+// RequestTimeout (~7 s) instead of now.
+func (s *Server) answerLeaderChange(term uint64) {
+	s.waits.leaderChanged(term, apierr.New(apierr.RaftInternal,
+		"the leader changed before this write was committed: it may or may not have been applied", s.store.Index()))
 }
 
 // answer hands a request's outcome to its waiting caller, if it is this

@@ -21,6 +21,8 @@ type waitRegistry struct {
 type waiter struct {
 	ch    chan result // buffered: a trigger never blocks
 	since time.Time
+	// term is the Raft term the write was proposed in (0: not yet).
+	term uint64
 }
 
 func newWaitRegistry() *waitRegistry { return &waitRegistry{m: make(map[uint64]waiter)} }
@@ -51,6 +53,30 @@ func (w *waitRegistry) expire(cutoff time.Time, err error) {
 	defer w.mu.Unlock()
 	for id, wt := range w.m {
 		if wt.since.Before(cutoff) {
+			wt.ch <- result{err: err}
+			delete(w.m, id)
+		}
+	}
+}
+
+// proposed records that the writes ids went to Raft in term.
+func (w *waitRegistry) proposed(ids []uint64, term uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		if wt, ok := w.m[id]; ok {
+			wt.term = term
+			w.m[id] = wt
+		}
+	}
+}
+
+// leaderChanged answers err to every write proposed in a term before term.
+func (w *waitRegistry) leaderChanged(term uint64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, wt := range w.m {
+		if wt.term != 0 && wt.term < term {
 			wt.ch <- result{err: err}
 			delete(w.m, id)
 		}
