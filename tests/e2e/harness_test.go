@@ -43,7 +43,7 @@ type member struct {
 	t       *testing.T
 	dataDir string
 	args    []string
-	url     string         // client URL
+	url     string // client URL
 	peerURL string
 	proc    *testutil.Proc // the latest process started, nil before
 	// wrapper, if set, runs the binary: wrapper..., arbor, args...
