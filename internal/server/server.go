@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -362,6 +363,10 @@ func HasData(dataDir string) bool { return wal.Exist(filepath.Join(dataDir, "wal
 // URLs (founders start without client URLs; a restart may change them):
 // once reads are served, it proposes an update of its own record until
 // the registry shows it.
+// publishTimeout is how many election timeouts one attempt to publish
+// this member's URLs waits for the change to apply.
+const publishTimeout = 3
+
 func (s *Server) publishSelf() {
 	defer s.wg.Done()
 	select {
@@ -378,15 +383,24 @@ func (s *Server) publishSelf() {
 		want.Learner = have.Learner
 		body, err := json.Marshal(want)
 		if err == nil {
-			err = s.proposeConfChange(context.Background(), raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeUpdateNode, NodeID: want.ID, Context: body})
+			// Raft takes one membership change at a time and turns any
+			// other proposed meanwhile into an empty entry, silently:
+			// founders publishing together lose all but one, and waiting
+			// out the request timeout for each (5 s and more) could delay
+			// the last past 10 s. An update applied twice is harmless, so
+			// a short wait and another try is cheaper.
+			ctx, cancel := context.WithTimeout(context.Background(), publishTimeout*s.cfg.TickInterval*time.Duration(s.cfg.ElectionTicks))
+			err = s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeUpdateNode, NodeID: want.ID, Context: body})
+			cancel()
 		}
 		if err == nil {
 			s.log.Info("published this member's URLs", "peer_urls", strings.Join(want.PeerURLs, ","), "client_urls", strings.Join(want.ClientURLs, ","))
 			continue
 		}
-		s.log.Warn("publish this member's URLs", "err", err)
+		s.log.Info("publish this member's URLs; trying again", "err", err)
 		select {
-		case <-time.After(s.cfg.TickInterval * 10):
+		// Jittered, so that members retrying together do not collide again.
+		case <-time.After(s.cfg.TickInterval * time.Duration(5+mrand.IntN(10))):
 		case <-s.stopc:
 			return
 		}
