@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		PeerURLs:      cfg.PeerURLs,
 		SnapshotCount: snapshotCount,
 		HistorySize:   cfg.HistorySize,
-		HistoryBytes:  historyBytes(cfg.HistoryBytes),
+		HistoryBytes:  cfg.HistoryBytes,
 		MaxWatchers:   cfg.MaxWatchers,
 		TickInterval:  cfg.HeartbeatInterval,
 		ElectionTicks: electionTicks(cfg.ElectionTimeout, cfg.HeartbeatInterval),
@@ -279,15 +279,6 @@ func withPprof(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// historyBytes maps -history-bytes to the server's setting, where 0 is
-// the default and the unbounded history is negative.
-func historyBytes(n int64) int64 {
-	if n == 0 {
-		return -1
-	}
-	return n
 }
 
 func electionTicks(election, heartbeat time.Duration) int {

@@ -178,20 +178,19 @@ func parseKeyRequest(r *http.Request, now time.Time) (*keyRequest, error) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		return kr, nil
-	case http.MethodPut, http.MethodPost:
-		if len(kr.key) > MaxKeyBytes {
-			return nil, apierr.Newf(apierr.InvalidForm, 0, "key too long: %d bytes, the limit is %d", len(kr.key), MaxKeyBytes)
-		}
+	case http.MethodPut:
 		m = store.MethodPut
-		if r.Method == http.MethodPost {
-			m = store.MethodPost
-		}
+	case http.MethodPost:
+		m = store.MethodPost
 	case http.MethodDelete:
 		m = store.MethodDelete
 	default:
 		// The router answers 405 before parsing; this keeps the function
 		// total for direct callers such as the fuzz test.
 		return nil, apierr.Newf(apierr.InvalidField, 0, "method %q not allowed", r.Method)
+	}
+	if m != store.MethodDelete && len(kr.key) > MaxKeyBytes {
+		return nil, apierr.Newf(apierr.InvalidForm, 0, "key too long: %d bytes, the limit is %d", len(kr.key), MaxKeyBytes)
 	}
 	w := &store.Request{
 		Method:    m,

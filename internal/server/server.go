@@ -48,8 +48,7 @@ type Config struct {
 	// of 1 MB each would be 10 GB.
 	SnapshotLogBytes int64
 	HistorySize      int
-	// HistoryBytes bounds the history's keys and values (0: the store's
-	// default; negative: no bound).
+	// HistoryBytes bounds the history's keys and values (0: no bound).
 	HistoryBytes int64
 	MaxWatchers  int
 
@@ -363,10 +362,6 @@ func HasData(dataDir string) bool { return wal.Exist(filepath.Join(dataDir, "wal
 // URLs (founders start without client URLs; a restart may change them):
 // once reads are served, it proposes an update of its own record until
 // the registry shows it.
-// publishTimeout is how many election timeouts one attempt to publish
-// this member's URLs waits for the change to apply.
-const publishTimeout = 3
-
 func (s *Server) publishSelf() {
 	defer s.wg.Done()
 	select {
@@ -389,7 +384,7 @@ func (s *Server) publishSelf() {
 			// out the request timeout for each (5 s and more) could delay
 			// the last past 10 s. An update applied twice is harmless, so
 			// a short wait and another try is cheaper.
-			ctx, cancel := context.WithTimeout(context.Background(), publishTimeout*s.cfg.TickInterval*time.Duration(s.cfg.ElectionTicks))
+			ctx, cancel := context.WithTimeout(context.Background(), s.proposeTimeout())
 			err = s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeUpdateNode, NodeID: want.ID, Context: body})
 			cancel()
 		}

@@ -15,10 +15,10 @@ type Config struct {
 	// HistorySize is how many events the history keeps for watchers that
 	// start from an older waitIndex (default DefaultHistorySize).
 	HistorySize int
-	// HistoryBytes bounds the keys and values the history holds (default
-	// DefaultHistoryBytes; negative: no bound): the oldest events go while
-	// it is exceeded, so a key overwritten with large values does not keep
-	// HistorySize of them alive.
+	// HistoryBytes bounds the keys and values the history holds (0: no
+	// bound): the oldest events go while it is exceeded, so a key
+	// overwritten with large values does not keep HistorySize of them
+	// alive.
 	HistoryBytes int64
 	// MaxWatchers bounds the number of open watchers (0 = unlimited).
 	MaxWatchers int
@@ -26,10 +26,6 @@ type Config struct {
 
 // DefaultHistorySize is the default event history depth.
 const DefaultHistorySize = 100_000
-
-// DefaultHistoryBytes is the default bound on the history's keys and
-// values: 100,000 events of small values stay well under it.
-const DefaultHistoryBytes = 128 << 20
 
 // New returns an empty store holding only the root directory, index 0.
 func New(cfg Config) *Store { return newStore(cfg) }

@@ -14,8 +14,8 @@ type history struct {
 	// next event to arrive). Invariant: the events held are first..first+n-1.
 	first uint64
 	max   int
-	// bytes is the eventBytes of the events held; above maxBytes (when
-	// not 0) the oldest go, though never the newest.
+	// bytes is the eventBytes of the events held; above maxBytes (0: no
+	// bound) the oldest go, though never the newest.
 	bytes, maxBytes int64
 }
 
@@ -37,15 +37,16 @@ const eventOverhead = 320
 // and values (a value the store or a neighbouring event shares is counted
 // anyway: overwriting one key keeps every old value alive here alone).
 func eventBytes(e *Event) int64 {
-	n := int64(eventOverhead)
-	for _, nd := range []*NodeExtern{e.Node, e.PrevNode} {
-		if nd == nil {
-			continue
-		}
-		n += int64(len(nd.Key))
-		if nd.Value != nil {
-			n += int64(len(*nd.Value))
-		}
+	return eventOverhead + nodeBytes(e.Node) + nodeBytes(e.PrevNode)
+}
+
+func nodeBytes(nd *NodeExtern) int64 {
+	if nd == nil {
+		return 0
+	}
+	n := int64(len(nd.Key))
+	if nd.Value != nil {
+		n += int64(len(*nd.Value))
 	}
 	return n
 }

@@ -57,9 +57,6 @@ func newStore(cfg Config) *Store {
 		queueSize:  defaultQueueSize,
 		listBudget: defaultListBudget,
 	}
-	if cfg.HistoryBytes == 0 {
-		cfg.HistoryBytes = DefaultHistoryBytes
-	}
 	s.hist.init(cfg.HistorySize, cfg.HistoryBytes, 1)
 	s.hub.init(cfg.MaxWatchers)
 	return s
