@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path"
 	"slices"
@@ -151,7 +152,7 @@ func TestRemoveSubtreeRandom(t *testing.T) {
 				continue
 			}
 			if rng.IntN(4) == 0 {
-				copies = append(copies, held{s.Snapshot(), sortedKeys(model)})
+				copies = append(copies, held{s.Snapshot(), slices.Sorted(maps.Keys(model))})
 			}
 			if !model[k] {
 				continue
@@ -164,7 +165,7 @@ func TestRemoveSubtreeRandom(t *testing.T) {
 					delete(model, m)
 				}
 			}
-			if got, want := treeKeys(s.tree), sortedKeys(model); !slices.Equal(got, want) {
+			if got, want := treeKeys(s.tree), slices.Sorted(maps.Keys(model)); !slices.Equal(got, want) {
 				t.Fatalf("seed %d op %d: after deleting %s: %d nodes, want %d", seed, op, k, len(got), len(want))
 			}
 		}
@@ -201,14 +202,5 @@ func treeKeys(tr *btree.BTreeG[entry]) []string {
 		ks = append(ks, e.key())
 		return true
 	})
-	return ks
-}
-
-func sortedKeys(m map[string]bool) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
 	return ks
 }
