@@ -2,12 +2,12 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -140,15 +140,11 @@ func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURL
 	for _, taken := s.members.get(rec.ID); taken; _, taken = s.members.get(rec.ID) {
 		rec.ID = randomID()
 	}
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return memberRecord{}, err
-	}
-	cc := raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeAddNode, NodeID: rec.ID, Context: body}
+	typ := raftpb.ConfChangeAddNode
 	if rec.Learner {
-		cc.Type = raftpb.ConfChangeAddLearnerNode
+		typ = raftpb.ConfChangeAddLearnerNode
 	}
-	if err := s.proposeConfChange(ctx, cc); err != nil {
+	if err := s.proposeMember(ctx, typ, rec); err != nil {
 		return memberRecord{}, err
 	}
 	if m, ok := s.members.get(rec.ID); ok {
@@ -167,17 +163,60 @@ func (s *Server) RemoveMember(ctx context.Context, id uint64) error {
 	if !m.Learner && s.voterCount() == 1 {
 		return apierr.Newf(apierr.InvalidField, s.store.Index(), "member %q is the cluster's only voter", m.Name)
 	}
-	return s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeRemoveNode, NodeID: id})
+	gone := func() bool { _, ok := s.members.get(id); return !ok }
+	return s.proposeConfChange(ctx, raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id}, gone)
 }
 
 // proposeConfChange proposes cc and waits until the apply loop has applied
-// it (it answers cc.ID like a write).
-func (s *Server) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
+// it, or until inEffect reports the change made. Raft takes one membership
+// change at a time and silently turns any other proposed meanwhile into an
+// empty entry, so callers racing each other (two members removed at once,
+// founders publishing their URLs) would wait out the request timeout. An
+// attempt not answered within proposeTimeout is therefore tried again,
+// after a jittered pause, as a new proposal, until the request timeout.
+// The first attempt may still be applied after its retry: every change is
+// harmless twice (a removal of a member gone, the same record again), and
+// the apply loop refuses to bring back a removed member (applyConfChange).
+func (s *Server) proposeConfChange(ctx context.Context, cc raftpb.ConfChange, inEffect func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	for {
+		cc.ID = s.nextRequestID()
+		err := s.proposeConfChangeOnce(ctx, cc)
+		if err == nil || !errors.Is(err, errConfChangeUnanswered) {
+			return err
+		}
+		if inEffect() {
+			return nil
+		}
+		select {
+		case <-time.After(s.retryPause()):
+			if inEffect() {
+				return nil
+			}
+		case <-ctx.Done():
+			return apierr.New(apierr.RaftInternal, "membership change timed out", s.store.Index())
+		case <-s.stopc:
+			return s.stoppedErr()
+		}
+	}
+}
+
+// errConfChangeUnanswered is an attempt of proposeConfChange that was not
+// applied within proposeTimeout, or that Raft dropped (no leader).
+var errConfChangeUnanswered = errors.New("membership change not applied yet")
+
+// proposeConfChangeOnce proposes cc and waits until it is applied, for at
+// most proposeTimeout.
+func (s *Server) proposeConfChangeOnce(ctx context.Context, cc raftpb.ConfChange) error {
+	ctx, cancel := context.WithTimeout(ctx, s.proposeTimeout())
 	defer cancel()
 	ch := s.waits.register(cc.ID)
 	if err := s.node.ProposeConfChange(ctx, cc); err != nil {
 		s.waits.cancel(cc.ID)
+		if ctx.Err() != nil || errors.Is(err, raft.ErrProposalDropped) {
+			return errConfChangeUnanswered // or no leader to take it yet
+		}
 		return apierr.New(apierr.RaftInternal, err.Error(), s.store.Index())
 	}
 	select {
@@ -185,7 +224,7 @@ func (s *Server) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) er
 		return res.err
 	case <-ctx.Done():
 		s.waits.cancel(cc.ID)
-		return apierr.New(apierr.RaftInternal, "membership change timed out", s.store.Index())
+		return errConfChangeUnanswered
 	case <-s.stopc:
 		s.waits.cancel(cc.ID)
 		return s.stoppedErr()

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/arbor-kv/arbor/internal/apierr"
 	"github.com/arbor-kv/arbor/internal/httpapi"
 	"github.com/arbor-kv/arbor/internal/store"
 )
@@ -29,6 +31,12 @@ type memberRecord struct {
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
 	Learner    bool     `json:"learner,omitempty"`
+}
+
+// sameAs reports whether m and o describe the member alike.
+func (m memberRecord) sameAs(o memberRecord) bool {
+	return m.ID == o.ID && m.Name == o.Name && m.Learner == o.Learner &&
+		slices.Equal(m.PeerURLs, o.PeerURLs) && slices.Equal(m.ClientURLs, o.ClientURLs)
 }
 
 func (m memberRecord) machineValue() string {
@@ -182,7 +190,19 @@ func (ms *membership) restore(b []byte) error {
 // in the store's /_etcd/machines keys, and in the peer transport. self
 // describes this member, for conf changes written before members carried
 // a context (data dirs of single-member arbor).
-func (s *Server) applyConfChange(cc raftpb.ConfChange) {
+//
+// A change that would add or update a member already removed is refused
+// (the error says so): a removed member never comes back, and a change
+// proposed again (proposeConfChange) may see its first attempt committed
+// after a removal that followed the second. Every member refuses alike,
+// from the registry the log builds.
+func (s *Server) applyConfChange(cc raftpb.ConfChange) error {
+	if cc.Type != raftpb.ConfChangeRemoveNode && s.members.wasRemoved(cc.NodeID) {
+		s.log.Warn("refused a membership change for a removed member", "id", fmt.Sprintf("%x", cc.NodeID), "type", cc.Type.String())
+		// Raft skips a change of node 0: its configuration stays as it is.
+		s.node.ApplyConfChange(raftpb.ConfChange{Type: cc.Type, NodeID: raft.None})
+		return apierr.Newf(apierr.RaftInternal, s.store.Index(), "member %x was removed from the cluster", cc.NodeID)
+	}
 	s.node.ApplyConfChange(cc)
 	switch cc.Type {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode, raftpb.ConfChangeUpdateNode:
@@ -222,6 +242,7 @@ func (s *Server) applyConfChange(cc raftpb.ConfChange) {
 			s.stopRemoved("this member was removed from the cluster; stopping")
 		}
 	}
+	return nil
 }
 
 func (s *Server) selfRecord() memberRecord {

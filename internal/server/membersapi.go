@@ -89,13 +89,15 @@ func (s *Server) newMemberID() uint64 {
 	}
 }
 
-// proposeMember proposes a conf change of type typ carrying rec.
+// proposeMember proposes a conf change of type typ carrying rec and waits
+// until the registry holds rec.
 func (s *Server) proposeMember(ctx context.Context, typ raftpb.ConfChangeType, rec memberRecord) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	return s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: typ, NodeID: rec.ID, Context: body})
+	held := func() bool { have, ok := s.members.get(rec.ID); return ok && have.sameAs(rec) }
+	return s.proposeConfChange(ctx, raftpb.ConfChange{Type: typ, NodeID: rec.ID, Context: body}, held)
 }
 
 func toHTTPMember(m memberRecord) httpapi.Member {

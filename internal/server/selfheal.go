@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -244,10 +243,7 @@ func (s *Server) healOnce(h *healState, now time.Time) {
 		if m.Learner {
 			typ = raftpb.ConfChangeAddLearnerNode
 		}
-		var body []byte
-		if body, err = json.Marshal(m); err == nil {
-			err = s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: typ, NodeID: m.ID, Context: body})
-		}
+		err = s.proposeMember(ctx, typ, m)
 	}
 	if err != nil {
 		s.log.Warn("self-healing membership change failed; will decide again", "change", act.kind.String(), "name", m.Name, "err", err)

@@ -372,34 +372,31 @@ func (s *Server) publishSelf() {
 	for {
 		want := s.selfRecord()
 		have, ok := s.members.get(want.ID)
-		if !ok || (slices.Equal(have.PeerURLs, want.PeerURLs) && slices.Equal(have.ClientURLs, want.ClientURLs) && have.Name == want.Name) {
+		want.Learner = have.Learner
+		if !ok || have.sameAs(want) {
 			return // not a member (being removed), or already published
 		}
-		want.Learner = have.Learner
-		body, err := json.Marshal(want)
-		if err == nil {
-			// Raft takes one membership change at a time and turns any
-			// other proposed meanwhile into an empty entry, silently:
-			// founders publishing together lose all but one, and waiting
-			// out the request timeout for each (5 s and more) could delay
-			// the last past 10 s. An update applied twice is harmless, so
-			// a short wait and another try is cheaper.
-			ctx, cancel := context.WithTimeout(context.Background(), s.proposeTimeout())
-			err = s.proposeConfChange(ctx, raftpb.ConfChange{ID: s.nextRequestID(), Type: raftpb.ConfChangeUpdateNode, NodeID: want.ID, Context: body})
-			cancel()
-		}
+		// proposeMember tries again while founders publishing together
+		// collide; this loop goes on past its request timeout (no leader
+		// for a while, say).
+		err := s.proposeMember(context.Background(), raftpb.ConfChangeUpdateNode, want)
 		if err == nil {
 			s.log.Info("published this member's URLs", "peer_urls", strings.Join(want.PeerURLs, ","), "client_urls", strings.Join(want.ClientURLs, ","))
 			continue
 		}
 		s.log.Info("publish this member's URLs; trying again", "err", err)
 		select {
-		// Jittered, so that members retrying together do not collide again.
-		case <-time.After(s.cfg.TickInterval * time.Duration(5+mrand.IntN(10))):
+		case <-time.After(s.retryPause()):
 		case <-s.stopc:
 			return
 		}
 	}
+}
+
+// retryPause is how long to wait before proposing a membership change
+// again: jittered, so that members retrying together do not collide again.
+func (s *Server) retryPause() time.Duration {
+	return s.cfg.TickInterval * time.Duration(5+mrand.IntN(10))
 }
 
 // catchUp opens local reads once the member has applied the leader's
@@ -715,9 +712,9 @@ func (s *Server) applyEntry(e raftpb.Entry) {
 			s.log.Error("skipping undecodable conf change", "index", e.Index, "err", err)
 			return
 		}
-		s.applyConfChange(cc)
+		err := s.applyConfChange(cc)
 		if cc.ID != 0 {
-			s.waits.trigger(cc.ID, result{})
+			s.waits.trigger(cc.ID, result{err: err})
 		}
 	}
 }
