@@ -117,7 +117,7 @@ func writeZeros(path string, size int64, stop *atomic.Bool) (*os.File, error) {
 		}
 		off += n
 		if unflushed += n; unflushed >= spareFlushBytes || off == size {
-			if err := fdatasync(f); err != nil {
+			if err := fdatasync(f, false); err != nil {
 				f.Close()
 				return nil, err
 			}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -90,6 +91,7 @@ type WAL struct {
 	// segment, so that releasing older segments never loses them.
 	hs                  raftpb.HardState
 	syncs               uint64 // fdatasync calls, for tests
+	heldSyncs           uint64 // of which holding the P, for tests
 	snapIndex, snapTerm uint64
 	// lastIndex is the highest index the log has reached (last entry or
 	// snapshot); a new segment is named after lastIndex+1.
@@ -109,7 +111,16 @@ type WAL struct {
 	err error  // sticky failure, see the type comment
 
 	spare *spare // the next segment, being written ahead; nil if none
+
+	// lastSync is how long the last fdatasync took: a sync holds its P
+	// (see fdatasync) only while the one before took under
+	// holdSyncUnder, so that a disk that stalls delays at most one
+	// garbage collection pause, by one slow sync, before syncs let go.
+	lastSync time.Duration
 }
+
+// holdSyncUnder bounds the syncs after which the next one holds its P.
+const holdSyncUnder = 2 * time.Millisecond
 
 // Exist reports whether dir holds a WAL (at least one segment file).
 func Exist(dir string) bool {
@@ -548,9 +559,14 @@ func (w *WAL) write(buf []byte, sync bool) error {
 		return nil
 	}
 	w.syncs++
+	hold := w.lastSync < holdSyncUnder && runtime.GOMAXPROCS(0) >= 2
+	if hold {
+		w.heldSyncs++
+	}
 	start := time.Now()
-	err := fdatasync(w.f)
-	FsyncDuration.Observe(time.Since(start).Seconds())
+	err := fdatasync(w.f, hold)
+	w.lastSync = time.Since(start)
+	FsyncDuration.Observe(w.lastSync.Seconds())
 	if err != nil {
 		return w.fail(fmt.Errorf("wal: sync: %w", err))
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -840,5 +841,39 @@ func TestReadFileIntoReusesBuffer(t *testing.T) {
 		} else if &buf[0] != first {
 			t.Fatalf("segment %d (%d bytes) needed a new buffer after one of %d", i, len(buf), 100_000)
 		}
+	}
+}
+
+// A sync holds its P only after a quick one and with another P to run
+// goroutines meanwhile (see fdatasync); either way the data is durable.
+func TestSyncHoldsItsPOnlyWhileSyncsAreQuick(t *testing.T) {
+	dir := t.TempDir()
+	w := mustCreate(t, dir)
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+
+	save := func(i uint64) (held bool) {
+		t.Helper()
+		before := w.heldSyncs
+		mustSave(t, w, raftpb.HardState{Term: 1, Vote: 1, Commit: i}, mkEnts(i, i, 1, 10))
+		return w.heldSyncs > before
+	}
+	w.lastSync = 0
+	if !save(1) {
+		t.Fatal("a sync after a quick one did not hold its P")
+	}
+	w.lastSync = holdSyncUnder
+	if save(2) {
+		t.Fatal("a sync after a slow one held its P")
+	}
+	runtime.GOMAXPROCS(1)
+	w.lastSync = 0
+	if save(3) {
+		t.Fatal("a sync held the only P")
+	}
+	w.Close()
+	_, _, ents := mustOpen(t, dir, 0, nil)
+	if len(ents) != 3 {
+		t.Fatalf("reopened: %d entries, want 3", len(ents))
 	}
 }
