@@ -33,9 +33,10 @@ type memberRecord struct {
 	Learner    bool     `json:"learner,omitempty"`
 }
 
-// sameAs reports whether m and o describe the member alike.
-func (m memberRecord) sameAs(o memberRecord) bool {
-	return m.ID == o.ID && m.Name == o.Name && m.Learner == o.Learner &&
+// sameAddresses reports whether m and o give the member the same name and
+// URLs.
+func (m memberRecord) sameAddresses(o memberRecord) bool {
+	return m.ID == o.ID && m.Name == o.Name &&
 		slices.Equal(m.PeerURLs, o.PeerURLs) && slices.Equal(m.ClientURLs, o.ClientURLs)
 }
 

@@ -90,14 +90,23 @@ func (s *Server) newMemberID() uint64 {
 }
 
 // proposeMember proposes a conf change of type typ carrying rec and waits
-// until the registry holds rec.
+// until it is in effect: an update, once the registry has rec's name and
+// URLs; an addition, promotion or demotion, once it has the member in
+// rec's role (whatever name and URLs the member has published since: an
+// attempt made again must not take them back).
 func (s *Server) proposeMember(ctx context.Context, typ raftpb.ConfChangeType, rec memberRecord) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	held := func() bool { have, ok := s.members.get(rec.ID); return ok && have.sameAs(rec) }
-	return s.proposeConfChange(ctx, raftpb.ConfChange{Type: typ, NodeID: rec.ID, Context: body}, held)
+	inEffect := func() bool {
+		have, ok := s.members.get(rec.ID)
+		if typ == raftpb.ConfChangeUpdateNode {
+			return ok && have.sameAddresses(rec)
+		}
+		return ok && have.Learner == rec.Learner
+	}
+	return s.proposeConfChange(ctx, raftpb.ConfChange{Type: typ, NodeID: rec.ID, Context: body}, inEffect)
 }
 
 func toHTTPMember(m memberRecord) httpapi.Member {

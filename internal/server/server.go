@@ -373,7 +373,7 @@ func (s *Server) publishSelf() {
 		want := s.selfRecord()
 		have, ok := s.members.get(want.ID)
 		want.Learner = have.Learner
-		if !ok || have.sameAs(want) {
+		if !ok || have.sameAddresses(want) {
 			return // not a member (being removed), or already published
 		}
 		// proposeMember tries again while founders publishing together
