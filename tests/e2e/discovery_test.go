@@ -12,26 +12,6 @@ import (
 	"github.com/arbor-kv/arbor/internal/testutil"
 )
 
-// waitHealthy waits until a launched member answers /health with true.
-func (m *member) waitHealthy(within time.Duration) {
-	m.t.Helper()
-	testutil.Eventually(m.t, within, "health of "+m.url, func() error {
-		select {
-		case <-m.proc.Exited():
-			m.t.Fatalf("arbor exited: %v\n%s", m.proc.Err(), m.proc.Logs)
-		default:
-		}
-		code, body, err := m.getText("/health")
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK || !strings.Contains(body, `"true"`) {
-			return fmt.Errorf("%d %s", code, body)
-		}
-		return nil
-	})
-}
-
 // A 3-member cluster forms from a discovery token that another arbor hands
 // out (GET /new?size=3) and serves; a fourth member with the used token is
 // refused with a clear message.

@@ -341,6 +341,36 @@ func TestClusterKill9LeaderUnderWriteLoad(t *testing.T) {
 	load.checkAcked(t, view)
 }
 
+// kill -9 of every member at once while clients write to all three: no
+// member is left to remember anything but its own WAL. After all three
+// restart (none can serve alone, so they are launched together), every
+// write any of them acknowledged is on every member with its index.
+func TestClusterKill9AllMembersUnderWriteLoad(t *testing.T) {
+	all := startTrio(t, nil)
+	load := startProcessLoad(t, all, 12)
+	load.waitAcked(t, 300, 20*time.Second)
+
+	var wg sync.WaitGroup
+	for _, m := range all {
+		wg.Go(m.kill)
+	}
+	wg.Wait()
+	before := load.count()
+	for _, m := range all {
+		if err := m.launch(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range all {
+		m.waitHealthy(20 * time.Second)
+	}
+	load.waitAcked(t, 100, 20*time.Second)
+	load.stop()
+	t.Logf("%d writes acknowledged before the kill, %d in all", before, load.count())
+	view := waitConverged(t, all, 20*time.Second)
+	load.checkAcked(t, view)
+}
+
 // A leader cut off from both followers by the peer proxies (its process
 // runs on, silently unable to reach them): writes through it fail or time
 // out, a quorum read on it never answers the old value, the others elect

@@ -68,24 +68,28 @@ func (m *member) start() {
 	if err := m.launch(); err != nil {
 		m.t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	m.waitHealthy(20 * time.Second)
+}
+
+// waitHealthy waits until a launched member answers /health with true (it
+// has a leader), failing the test if it exits first.
+func (m *member) waitHealthy(within time.Duration) {
+	m.t.Helper()
+	testutil.Eventually(m.t, within, "health of "+m.url, func() error {
 		select {
 		case <-m.proc.Exited():
-			m.t.Fatalf("arbor exited during start: %v\n%s", m.proc.Err(), m.proc.Logs)
+			m.t.Fatalf("arbor exited: %v\n%s", m.proc.Err(), m.proc.Logs)
 		default:
 		}
-		resp, err := http.Get(m.url + "/health")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 && strings.Contains(string(body), `"true"`) {
-				return
-			}
+		code, body, err := m.getText("/health")
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.t.Fatalf("arbor did not become healthy\n%s", m.proc.Logs)
+		if code != http.StatusOK || !strings.Contains(body, `"true"`) {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
 }
 
 func (m *member) launch() error {
