@@ -130,6 +130,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		TickInterval:  cfg.HeartbeatInterval,
 		ElectionTicks: electionTicks(cfg.ElectionTimeout, cfg.HeartbeatInterval),
 		StrictReads:   cfg.StrictReads,
+		WALHeldSync:   cfg.WALHeldSync,
 		SyncInterval:  500 * time.Millisecond,
 		Join:          membership.join,
 		Founders:      membership.founders,
@@ -152,6 +153,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(
 		prom.Histogram("arbor_wal_fsync_duration_seconds", "Latency of WAL fdatasync calls.", wal.FsyncDuration),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arbor_wal_held_syncs_total", Help: "WAL fdatasync calls that kept their P (-wal-held-sync)."},
+			func() float64 { return float64(wal.HeldSyncs.Load()) }),
 		prom.Histogram("arbor_snap_save_duration_seconds", "Time to write, fsync and rename a snapshot file.", snap.SaveDuration))
 	reg.MustRegister(httpapi.Collectors()...)
 	reg.MustRegister(srv.Collectors()...)

@@ -64,6 +64,7 @@ type Config struct {
 	MaxWatchers         int           // 0 means no limit
 	StreamFlushInterval time.Duration // 0 means each stream event is written at once
 	StrictReads         bool          // every GET linearizable
+	WALHeldSync         bool          // the WAL's fdatasync keeps its P (wal.HoldSyncs)
 	Trace               bool          // serve /debug/pprof on the client port
 
 	ConfigFile string // the TOML file read, "" if none

@@ -87,6 +87,8 @@ func TestPrecedence(t *testing.T) {
 			get: func(c *Config) any { return c.DataDir }, def: "default.arbor", fromFile: "/f", fromEnv: "/e", fromFlag: "/g"},
 		{flag: "snapshot", env: "ETCD_SNAPSHOT", key: "snapshot", fileTOML: `false`, envV: "1", flagV: "false",
 			get: func(c *Config) any { return c.Snapshot }, def: true, fromFile: false, fromEnv: true, fromFlag: false},
+		{flag: "wal-held-sync", env: "ETCD_WAL_HELD_SYNC", key: "wal_held_sync", fileTOML: `true`, envV: "0", flagV: "true",
+			get: func(c *Config) any { return c.WALHeldSync }, def: false, fromFile: true, fromEnv: false, fromFlag: true},
 		{flag: "strict-reads", env: "ETCD_STRICT_READS", key: "strict_reads", fileTOML: `true`, envV: "0", flagV: "true",
 			get: func(c *Config) any { return c.StrictReads }, def: false, fromFile: true, fromEnv: false, fromFlag: true},
 		{flag: "snapshot-count", env: "ETCD_SNAPSHOTCOUNT", key: "snapshot_count", fileTOML: `500`, envV: "600", flagV: "700",

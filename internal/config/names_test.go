@@ -59,6 +59,7 @@ func samples(t *testing.T) map[string]struct {
 		"max-watchers":            {v: "0"},
 		"stream-flush-interval":   {v: "0"},
 		"strict-reads":            {v: "true"},
+		"wal-held-sync":           {v: "true"},
 		"v":                       {v: "true"},
 		"vv":                      {v: "true"},
 		"vvv":                     {v: "true"},
@@ -164,6 +165,7 @@ func TestEnvSpellings(t *testing.T) {
 		"ETCD_CONFIG": "config", "ETCD_CONFIG_FILE": "config",
 		"ETCD_MAX_REQUEST_BYTES": "max-request-bytes", "ETCD_HISTORY_SIZE": "history-size", "ETCD_HISTORY_BYTES": "history-bytes",
 		"ETCD_MAX_WATCHERS": "max-watchers", "ETCD_STRICT_READS": "strict-reads",
+		"ETCD_WAL_HELD_SYNC":         "wal-held-sync",
 		"ETCD_STREAM_FLUSH_INTERVAL": "stream-flush-interval",
 	}
 	got := map[string]string{}
@@ -309,7 +311,7 @@ func TestTOMLKeysMatchEtcd04(t *testing.T) {
 		"peer.heartbeat_interval", "peer.election_timeout",
 		"cluster.active_size", "cluster.remove_delay", "cluster.sync_interval",
 	}
-	ours := []string{"max_request_bytes", "history_size", "history_bytes", "max_watchers", "stream_flush_interval", "strict_reads"}
+	ours := []string{"max_request_bytes", "history_size", "history_bytes", "max_watchers", "stream_flush_interval", "strict_reads", "wal_held_sync"}
 	var want, got []string
 	want = append(append(want, etcd...), ours...)
 	for k := range settingByTOML {

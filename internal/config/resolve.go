@@ -146,6 +146,7 @@ func (r *resolver) fill(c *Config) {
 	c.SnapshotCount = r.uint64("snapshot-count", 1)
 	c.Force = r.boolean("force")
 	c.StrictReads = r.boolean("strict-reads")
+	c.WALHeldSync = r.boolean("wal-held-sync")
 	switch strings.ToLower(r.str("trace")) {
 	case "", "0", "false":
 	default:

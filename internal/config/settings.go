@@ -140,6 +140,8 @@ var settings = []*setting{
 		usage: "Concurrent watchers allowed on this member; 0 means no limit."},
 	{name: "stream-flush-interval", env: []string{"ETCD_STREAM_FLUSH_INTERVAL"}, toml: "stream_flush_interval", kind: kindMillis, def: "25", arg: "<ms>", group: groupLimits,
 		usage: "Shortest time between two writes to one stream=true watcher: under a steady flow of events, those arriving sooner go out together in one write; 0 writes each event at once."},
+	{name: "wal-held-sync", env: []string{"ETCD_WAL_HELD_SYNC"}, toml: "wal_held_sync", kind: kindBool, def: "false", group: groupLimits,
+		usage: "Make the log's fdatasync without letting the Go scheduler hand its thread's work to another thread: more writes/s under load (+12-18% at 64 clients here), but while a sync lasts a garbage collection waits for it, so a disk that stalls stalls reads too."},
 	{name: "strict-reads", env: []string{"ETCD_STRICT_READS"}, toml: "strict_reads", kind: kindBool, def: "false", group: groupLimits,
 		usage: "Make every GET linearizable, as if it carried quorum=true."},
 

@@ -51,8 +51,9 @@ type Config struct {
 	ElectionTicks  int           // ticks without a leader before a campaign
 	HeartbeatTicks int
 
-	Transport Transport // nil for a single member
-	Logger    *slog.Logger
+	Transport  Transport // nil for a single member
+	Logger     *slog.Logger
+	WALOptions []wal.Option // for the WAL, created or opened
 }
 
 // Apply is one batch of committed entries, in log order, or a snapshot
@@ -189,7 +190,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		// case Load falls back to an older snapshot (or none), again.
 		guess := snap.NewestIndex(n.snapDir)
 		walc := make(chan walContents, 1)
-		go func() { walc <- openWAL(walDir, guess, n.log) }()
+		go func() { walc <- openWAL(walDir, guess, n.log, cfg.WALOptions) }()
 		loadStart := time.Now()
 		meta, err := snap.Load(n.snapDir, n.log, func(m snap.Meta, r io.Reader) error { return restore(r) })
 		wc := <-walc
@@ -206,7 +207,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 			n.log.Info("the newest snapshot was unusable: reading the WAL again from the one loaded",
 				"newest", guess, "loaded", meta.Index)
 			wc.close()
-			wc = openWAL(walDir, meta.Index, n.log)
+			wc = openWAL(walDir, meta.Index, n.log, cfg.WALOptions)
 		}
 		w, md, hs, ents, err := wc.w, wc.metadata, wc.hs, wc.ents, wc.err
 		if err != nil {
@@ -253,7 +254,7 @@ func Start(cfg Config, restore func(io.Reader) error) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, err := wal.Create(walDir, md, n.log)
+		w, err := wal.Create(walDir, md, n.log, cfg.WALOptions...)
 		if err != nil {
 			return nil, fmt.Errorf("raftnode: create wal: %w", err)
 		}
@@ -287,10 +288,10 @@ type walContents struct {
 	took     time.Duration
 }
 
-func openWAL(dir string, snapIndex uint64, log *slog.Logger) walContents {
+func openWAL(dir string, snapIndex uint64, log *slog.Logger, opts []wal.Option) walContents {
 	start := time.Now()
 	var c walContents
-	c.w, c.metadata, c.hs, c.ents, c.err = wal.Open(dir, snapIndex, log)
+	c.w, c.metadata, c.hs, c.ents, c.err = wal.Open(dir, snapIndex, log, opts...)
 	c.took = time.Since(start)
 	return c
 }

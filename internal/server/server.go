@@ -61,6 +61,8 @@ type Config struct {
 	SyncInterval time.Duration
 	// StrictReads makes every read linearizable.
 	StrictReads bool
+	// WALHeldSync makes the WAL's syncs keep their P (wal.HoldSyncs).
+	WALHeldSync bool
 
 	// Join lists peer URLs of running members. A member whose data dir is
 	// new asks them to add it and joins their cluster; otherwise it starts
@@ -207,6 +209,7 @@ func Start(cfg Config) (*Server, error) {
 		ElectionTicks: cfg.ElectionTicks,
 		Transport:     s,
 		Logger:        cfg.Logger,
+		WALOptions:    []wal.Option{wal.HoldSyncs(cfg.WALHeldSync)},
 	}, func(r io.Reader) error {
 		cr := &countingReader{r: r}
 		err := s.store.Restore(cr)

@@ -18,8 +18,9 @@ import (
 // at once; one member took -2% to +31% more writes/s at 64 clients
 // (median +18%) with 31% fewer context switches. The cost: one P fewer
 // runs goroutines while it lasts, and a garbage collection's stop-the-world
-// waits for the sync to end, so WAL.write holds only while syncs are quick
-// and other Ps exist.
+// waits for the sync to end (so does every goroutine: a stalled disk
+// stalls reads too), so WAL.write holds only when asked (HoldSyncs), while
+// syncs are quick and other Ps exist.
 func fdatasync(f *os.File, holdP bool) error {
 	rc, err := f.SyscallConn()
 	if err != nil {

@@ -52,6 +52,14 @@ type Option func(*options)
 
 type options struct {
 	segmentSize int64
+	holdSyncs   bool
+}
+
+// HoldSyncs makes syncs keep their P while syncs are quick (see fdatasync):
+// more writes/s, but a disk that stalls holds up garbage collection, and
+// with it every goroutine, for as long as one sync lasts. Off by default.
+func HoldSyncs(on bool) Option {
+	return func(o *options) { o.holdSyncs = on }
 }
 
 // SegmentSize sets the size at which segments roll (default
@@ -559,9 +567,10 @@ func (w *WAL) write(buf []byte, sync bool) error {
 		return nil
 	}
 	w.syncs++
-	hold := w.lastSync < holdSyncUnder && runtime.GOMAXPROCS(0) >= 2
+	hold := w.opts.holdSyncs && w.lastSync < holdSyncUnder && runtime.GOMAXPROCS(0) >= 2
 	if hold {
 		w.heldSyncs++
+		HeldSyncs.Add(1)
 	}
 	start := time.Now()
 	err := fdatasync(w.f, hold)

@@ -844,31 +844,36 @@ func TestReadFileIntoReusesBuffer(t *testing.T) {
 	}
 }
 
-// A sync holds its P only after a quick one and with another P to run
-// goroutines meanwhile (see fdatasync); either way the data is durable.
-func TestSyncHoldsItsPOnlyWhileSyncsAreQuick(t *testing.T) {
-	dir := t.TempDir()
-	w := mustCreate(t, dir)
+// With HoldSyncs, a sync holds its P only after a quick one and with
+// another P to run goroutines meanwhile (see fdatasync); without it, never.
+// Either way the data is durable.
+func TestSyncHoldsItsPOnlyWhenAskedAndSyncsAreQuick(t *testing.T) {
 	prev := runtime.GOMAXPROCS(2)
 	defer runtime.GOMAXPROCS(prev)
-
-	save := func(i uint64) (held bool) {
+	save := func(w *WAL, i uint64) (held bool) {
 		t.Helper()
 		before := w.heldSyncs
 		mustSave(t, w, raftpb.HardState{Term: 1, Vote: 1, Commit: i}, mkEnts(i, i, 1, 10))
 		return w.heldSyncs > before
 	}
+
+	if save(mustCreate(t, t.TempDir()), 1) {
+		t.Fatal("a sync held its P without HoldSyncs")
+	}
+
+	dir := t.TempDir()
+	w := mustCreate(t, dir, HoldSyncs(true))
 	w.lastSync = 0
-	if !save(1) {
+	if !save(w, 1) {
 		t.Fatal("a sync after a quick one did not hold its P")
 	}
 	w.lastSync = holdSyncUnder
-	if save(2) {
+	if save(w, 2) {
 		t.Fatal("a sync after a slow one held its P")
 	}
 	runtime.GOMAXPROCS(1)
 	w.lastSync = 0
-	if save(3) {
+	if save(w, 3) {
 		t.Fatal("a sync held the only P")
 	}
 	w.Close()

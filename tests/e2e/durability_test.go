@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,10 +15,50 @@ import (
 
 // TestKill9UnderLoadKeepsAcknowledgedWrites: concurrent clients write while
 // the server is killed with SIGKILL; after a restart every write the server
-// acknowledged is there with its value and index.
+// acknowledged is there with its value and index. Also with the WAL's
+// syncs keeping their P (-wal-held-sync), which only that mode's syncs do.
 func TestKill9UnderLoadKeepsAcknowledgedWrites(t *testing.T) {
-	m := newMember(t, "-snapshot-count", "300")
-	m.start()
+	for _, mode := range []struct {
+		name string
+		args []string
+		held bool
+	}{{"default", nil, false}, {"held-sync", []string{"-wal-held-sync"}, true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			m := newMember(t, append([]string{"-snapshot-count", "300"}, mode.args...)...)
+			m.start()
+			kill9UnderLoad(t, m)
+			if held := heldSyncs(t, m); (held > 0) != mode.held {
+				t.Fatalf("%v syncs held their P after a restart and writes, want some: %v", held, mode.held)
+			}
+		})
+	}
+}
+
+// heldSyncs reads arbor_wal_held_syncs_total from m's /metrics.
+func heldSyncs(t *testing.T, m *member) float64 {
+	t.Helper()
+	m.mustDo("PUT", "/after-restart", url.Values{"value": {"x"}})
+	_, body, err := m.getText("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "arbor_wal_held_syncs_total "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no arbor_wal_held_syncs_total in /metrics")
+	return 0
+}
+
+// kill9UnderLoad writes with 16 clients, kills m with SIGKILL after 1500
+// acknowledged writes (or 10 s), restarts it and checks every one.
+func kill9UnderLoad(t *testing.T, m *member) {
+	t.Helper()
 
 	type ack struct {
 		key, value string
