@@ -1,0 +1,211 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A member whose disk stalls keeps serving reads: its writes wait for the
+// disk, its reads do not. The data dir is on a loop device whose writes
+// the blkio cgroup throttles to one a second for 3 s. (With the WAL's
+// syncs keeping their P, -wal-held-sync, reads waited up to 2 s here.)
+// Every write acknowledged before, during and after the stall is kept.
+// Skips where the stall cannot be made: not root, no loop device, no
+// cgroup v1 blkio throttling.
+func TestReadsGoOnWhileTheDiskStalls(t *testing.T) {
+	disk := newStallableDisk(t)
+	// Collections start often, so some overlap the stall: one whose
+	// stop-the-world waited for the disk would show in the reads.
+	t.Setenv("GOGC", "5")
+	m := newMember(t)
+	m.args[slices.Index(m.args, "-data-dir")+1] = filepath.Join(disk.mnt, "data")
+	m.start()
+	disk.add(m.proc.Cmd.Process.Pid)
+	for i := range 100 {
+		m.mustDo("PUT", fmt.Sprintf("/r/%d", i), url.Values{"value": {"v"}})
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		stalling  bool
+		readMax   time.Duration // longest read that overlapped the stall
+		writeMax  time.Duration
+		acked     = map[string]string{}
+		readFails int
+		wg        sync.WaitGroup
+	)
+	for c := range 4 { // writers
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				key, val := fmt.Sprintf("/w/c%d/%d", c, i), strconv.Itoa(i)
+				start := time.Now()
+				r, err := m.do(ctx, "PUT", key, url.Values{"value": {val}})
+				took := time.Since(start)
+				mu.Lock()
+				writeMax = max(writeMax, took)
+				if err == nil && r.Status == 201 {
+					acked[key] = val
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for c := range 4 { // readers
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				mu.Lock()
+				during := stalling
+				mu.Unlock()
+				start := time.Now()
+				r, err := m.do(ctx, "GET", fmt.Sprintf("/r/%d", (c*31+i)%100), nil)
+				took := time.Since(start)
+				mu.Lock()
+				if during || stalling {
+					readMax = max(readMax, took)
+				}
+				if ctx.Err() == nil && (err != nil || r.Status != 200) {
+					readFails++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	stalling = true
+	mu.Unlock()
+	disk.throttle(true)
+	time.Sleep(3 * time.Second)
+	disk.throttle(false)
+	mu.Lock()
+	stalling = false
+	mu.Unlock()
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	wg.Wait()
+
+	t.Logf("during the stall: longest read %v, longest write %v; %d writes acknowledged", readMax, writeMax, len(acked))
+	if writeMax < time.Second {
+		t.Skipf("the throttle did not stall the disk (longest write %v)", writeMax)
+	}
+	if readFails > 0 {
+		t.Errorf("%d reads failed", readFails)
+	}
+	if readMax > 500*time.Millisecond {
+		t.Errorf("a read waited %v while the disk stalled", readMax)
+	}
+	m.kill()
+	m.start()
+	for key, val := range acked {
+		if r := m.mustDo("GET", key, nil); r.Status != 200 || nodeOf(r)["value"] != val {
+			t.Fatalf("acknowledged write %s=%s after the stall and a kill -9: %d %s", key, val, r.Status, r.Raw)
+		}
+	}
+}
+
+// stallableDisk is an ext4 file system on a loop device, mounted at mnt,
+// and a blkio cgroup that can throttle the processes put in it to one
+// write a second on that device.
+type stallableDisk struct {
+	t      *testing.T
+	mnt    string
+	cgroup string
+	device string // "major:minor" of the loop device
+}
+
+func newStallableDisk(t *testing.T) *stallableDisk {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a stalled disk needs root")
+	}
+	const blkio = "/sys/fs/cgroup/blkio"
+	if _, err := os.Stat(filepath.Join(blkio, "blkio.throttle.write_iops_device")); err != nil {
+		t.Skip("no cgroup v1 blkio throttling")
+	}
+	for _, cmd := range []string{"mkfs.ext4", "mount", "umount"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			t.Skipf("%s not found", cmd)
+		}
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "disk.img"), filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(img)
+	if err == nil {
+		err = f.Truncate(256 << 20)
+		f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4: %v %s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a loop device: %v %s", err, out)
+	}
+	d := &stallableDisk{t: t, mnt: mnt, cgroup: filepath.Join(blkio, fmt.Sprintf("arbor-e2e-%d", os.Getpid()))}
+	// Cleanups run last first: the member (started later) stops before
+	// the throttle is lifted, the cgroup removed and the disk unmounted.
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v %s", err, out)
+		}
+	})
+	var st syscall.Stat_t
+	if err := syscall.Stat(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	d.device = fmt.Sprintf("%d:%d", unixMajor(st.Dev), unixMinor(st.Dev))
+	if err := os.Mkdir(d.cgroup, 0o755); err != nil {
+		t.Skipf("cannot make a blkio cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		d.throttle(false)
+		if err := os.Remove(d.cgroup); err != nil {
+			t.Errorf("remove cgroup: %v", err)
+		}
+	})
+	return d
+}
+
+// add puts process pid in the throttled cgroup.
+func (d *stallableDisk) add(pid int) {
+	d.t.Helper()
+	if err := os.WriteFile(filepath.Join(d.cgroup, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// throttle limits the cgroup's writes to the device to one a second, or
+// lifts the limit.
+func (d *stallableDisk) throttle(on bool) {
+	d.t.Helper()
+	limit := "0" // no limit
+	if on {
+		limit = "1"
+	}
+	if err := os.WriteFile(filepath.Join(d.cgroup, "blkio.throttle.write_iops_device"), []byte(d.device+" "+limit), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// unixMajor and unixMinor split a Linux device number.
+func unixMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^0xfff }
+func unixMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^0xff }
