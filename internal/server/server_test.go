@@ -286,6 +286,36 @@ func TestWaitRegistryExpiresOnlyOldWaiters(t *testing.T) {
 	}
 }
 
+// A write whose term is recorded only after the member applied a later
+// leader's first entry is answered at once, as one recorded before it.
+func TestWaitRegistryAnswersWritesProposedBeforeALeaderChange(t *testing.T) {
+	w := newWaitRegistry()
+	before, late, current := w.register(1), w.register(2), w.register(3)
+	w.proposed([]uint64{1}, 4)
+	changed := apierr.New(apierr.RaftInternal, "the leader changed", 0)
+	w.leaderChanged(5, changed)
+	w.proposed([]uint64{2}, 4) // Raft took it in term 4; recorded late
+	w.proposed([]uint64{3}, 5)
+	for name, ch := range map[string]<-chan result{"recorded before": before, "recorded after": late} {
+		select {
+		case r := <-ch:
+			if r.err != changed {
+				t.Fatalf("write %s the change got %v", name, r.err)
+			}
+		default:
+			t.Fatalf("write %s the change not answered", name)
+		}
+	}
+	select {
+	case r := <-current:
+		t.Fatalf("write of the new term answered: %v", r.err)
+	default:
+	}
+	if w.len() != 1 {
+		t.Fatalf("%d waiters left, want 1", w.len())
+	}
+}
+
 func TestBatchEncoderMatchesEncodeBatch(t *testing.T) {
 	reqs := []*store.Request{{ID: 1, Method: store.MethodPut, Path: "/a", Val: "x"}, {ID: 2, Method: store.MethodDelete, Path: "/b"}}
 	var e batchEncoder

@@ -16,6 +16,10 @@ type result struct {
 type waitRegistry struct {
 	mu sync.Mutex
 	m  map[uint64]waiter // guarded by mu
+	// changedTerm and changedErr are the last leaderChanged call's: a write
+	// whose term is recorded only after it (proposed) is answered then.
+	changedTerm uint64 // guarded by mu
+	changedErr  error  // guarded by mu
 }
 
 type waiter struct {
@@ -59,12 +63,20 @@ func (w *waitRegistry) expire(cutoff time.Time, err error) {
 	}
 }
 
-// proposed records that the writes ids went to Raft in term.
+// proposed records that the writes ids went to Raft in term. A write of a
+// term older than one whose leader's first entry was already applied is
+// answered as leaderChanged would have: its term came too late for it.
 func (w *waitRegistry) proposed(ids []uint64, term uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, id := range ids {
-		if wt, ok := w.m[id]; ok {
+		wt, ok := w.m[id]
+		switch {
+		case !ok:
+		case term < w.changedTerm:
+			wt.ch <- result{err: w.changedErr}
+			delete(w.m, id)
+		default:
 			wt.term = term
 			w.m[id] = wt
 		}
@@ -75,6 +87,7 @@ func (w *waitRegistry) proposed(ids []uint64, term uint64) {
 func (w *waitRegistry) leaderChanged(term uint64, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.changedTerm, w.changedErr = term, err
 	for id, wt := range w.m {
 		if wt.term != 0 && wt.term < term {
 			wt.ch <- result{err: err}
