@@ -117,6 +117,53 @@ func TestReadsGoOnWhileTheDiskStalls(t *testing.T) {
 	}
 }
 
+// A follower whose disk stalls does not slow the others: the leader and
+// the other follower are a quorum, so writes through them go on while the
+// follower's writes wait 3 s for its disk; afterwards all three converge
+// and hold every acknowledged write. (Every member's data is on the loop
+// device; only the follower's process is throttled.)
+func TestClusterWritesGoOnWhileAFollowerDiskStalls(t *testing.T) {
+	disk := newStallableDisk(t)
+	all := startTrioWith(t, nil, func(i int, m *member) {
+		m.args[slices.Index(m.args, "-data-dir")+1] = filepath.Join(disk.mnt, fmt.Sprintf("data%d", i))
+	})
+	lead := waitLeaderAmong(t, all, []int{0, 1, 2}, 10*time.Second)
+	follower, other := (lead+1)%3, (lead+2)%3
+	disk.add(all[follower].proc.Cmd.Process.Pid)
+
+	load := startProcessLoad(t, []*member{all[lead], all[other]}, 8)
+	load.waitAcked(t, 200, 10*time.Second)
+	disk.throttle(true)
+	stalled := time.Now()
+	// A write through the stalled follower waits for its disk: proof that
+	// the stall bit. It is answered once the stall ends.
+	slow := make(chan error, 1)
+	var slowTook time.Duration
+	go func() {
+		r, err := all[follower].do(context.Background(), "PUT", "/through-the-stalled-one", url.Values{"value": {"x"}})
+		slowTook = time.Since(stalled)
+		if err == nil && r.Status != 201 {
+			err = fmt.Errorf("%d %s", r.Status, r.Raw)
+		}
+		slow <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	load.waitAcked(t, 500, 2*time.Second)
+	during := time.Since(stalled)
+	time.Sleep(time.Until(stalled.Add(3 * time.Second)))
+	disk.throttle(false)
+	if err := <-slow; err != nil {
+		t.Fatalf("write through the stalled follower: %v", err)
+	}
+	t.Logf("500 writes acknowledged through the others %v into the stall; one through the stalled follower took %v", during, slowTook)
+	if slowTook < time.Second {
+		t.Skipf("the throttle did not stall the follower's disk (its write took %v)", slowTook)
+	}
+	load.waitAcked(t, 100, 10*time.Second)
+	load.stop()
+	load.checkAcked(t, waitConverged(t, all, 20*time.Second))
+}
+
 // stallableDisk is an ext4 file system on a loop device, mounted at mnt,
 // and a blkio cgroup that can throttle the processes put in it to one
 // write a second on that device.

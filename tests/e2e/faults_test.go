@@ -33,6 +33,13 @@ var timingFlags = []string{
 // front of its real one, so l controls the traffic between them.
 func startTrio(t *testing.T, l *links) []*member {
 	t.Helper()
+	return startTrioWith(t, l, nil)
+}
+
+// startTrioWith is startTrio calling prepare, if set, on each member
+// before it starts.
+func startTrioWith(t *testing.T, l *links, prepare func(i int, m *member)) []*member {
+	t.Helper()
 	var all []*member
 	for i := range 3 {
 		args := append([]string{"-name", fmt.Sprintf("p%d", i)}, timingFlags...)
@@ -45,6 +52,9 @@ func startTrio(t *testing.T, l *links) []*member {
 			real := m.args[at+1]
 			m.args[at+1] = startPeerProxy(t, l, i, real).addr()
 			m.args = append(m.args, "-peer-bind-addr", real)
+		}
+		if prepare != nil {
+			prepare(i, m)
 		}
 		m.start()
 		all = append(all, m)
