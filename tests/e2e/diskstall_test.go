@@ -164,6 +164,35 @@ func TestClusterWritesGoOnWhileAFollowerDiskStalls(t *testing.T) {
 	load.checkAcked(t, waitConverged(t, all, 20*time.Second))
 }
 
+// A leader whose disk stalls is replaced: its heartbeats wait behind the
+// sync, so the followers elect one of them within a few election timeouts
+// and writes through them go on; after the stall all three converge and
+// hold every acknowledged write.
+func TestClusterReplacesALeaderWhoseDiskStalls(t *testing.T) {
+	disk := newStallableDisk(t)
+	all := startTrioWith(t, nil, func(i int, m *member) {
+		m.args[slices.Index(m.args, "-data-dir")+1] = filepath.Join(disk.mnt, fmt.Sprintf("data%d", i))
+	})
+	lead := waitLeaderAmong(t, all, []int{0, 1, 2}, 10*time.Second)
+	others := []int{(lead + 1) % 3, (lead + 2) % 3}
+	disk.add(all[lead].proc.Cmd.Process.Pid)
+
+	load := startProcessLoad(t, []*member{all[others[0]], all[others[1]]}, 8)
+	load.waitAcked(t, 200, 10*time.Second)
+	disk.throttle(true)
+	stalled := time.Now()
+	next := waitLeaderAmong(t, all, others, 20*electionTimeout)
+	elected := time.Since(stalled)
+	load.waitAcked(t, 300, 3*time.Second)
+	t.Logf("leader p%d's disk stalled; p%d leads %v later (%.1f election timeouts); 300 more writes %v into the stall",
+		lead, next, elected.Round(time.Millisecond), float64(elected)/float64(electionTimeout), time.Since(stalled).Round(time.Millisecond))
+	time.Sleep(time.Until(stalled.Add(3 * time.Second)))
+	disk.throttle(false)
+	load.waitAcked(t, 100, 10*time.Second)
+	load.stop()
+	load.checkAcked(t, waitConverged(t, all, 20*time.Second))
+}
+
 // stallableDisk is an ext4 file system on a loop device, mounted at mnt,
 // and a blkio cgroup that can throttle the processes put in it to one
 // write a second on that device.
