@@ -120,10 +120,10 @@ type WAL struct {
 
 	spare *spare // the next segment, being written ahead; nil if none
 
-	// lastSync is how long the last fdatasync took: a sync holds its P
-	// (see fdatasync) only while the one before took under
-	// holdSyncUnder, so that a disk that stalls delays at most one
-	// garbage collection pause, by one slow sync, before syncs let go.
+	// lastSync is how long the last fdatasync took: with HoldSyncs, a
+	// sync holds its P (see fdatasync) only while the one before took
+	// under holdSyncUnder, so a slow disk gets plain syncs; the first
+	// sync of a stall still holds its P for as long as it lasts.
 	lastSync time.Duration
 }
 
