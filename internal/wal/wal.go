@@ -99,7 +99,6 @@ type WAL struct {
 	// segment, so that releasing older segments never loses them.
 	hs                  raftpb.HardState
 	syncs               uint64 // fdatasync calls, for tests
-	heldSyncs           uint64 // of which holding the P, for tests
 	snapIndex, snapTerm uint64
 	// lastIndex is the highest index the log has reached (last entry or
 	// snapshot); a new segment is named after lastIndex+1.
@@ -569,7 +568,6 @@ func (w *WAL) write(buf []byte, sync bool) error {
 	w.syncs++
 	hold := w.opts.holdSyncs && w.lastSync < holdSyncUnder && runtime.GOMAXPROCS(0) >= 2
 	if hold {
-		w.heldSyncs++
 		HeldSyncs.Add(1)
 	}
 	start := time.Now()

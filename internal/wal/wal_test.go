@@ -852,9 +852,9 @@ func TestSyncHoldsItsPOnlyWhenAskedAndSyncsAreQuick(t *testing.T) {
 	defer runtime.GOMAXPROCS(prev)
 	save := func(w *WAL, i uint64) (held bool) {
 		t.Helper()
-		before := w.heldSyncs
+		before := HeldSyncs.Load()
 		mustSave(t, w, raftpb.HardState{Term: 1, Vote: 1, Commit: i}, mkEnts(i, i, 1, 10))
-		return w.heldSyncs > before
+		return HeldSyncs.Load() > before
 	}
 
 	if save(mustCreate(t, t.TempDir()), 1) {

@@ -30,7 +30,7 @@ func TestReadsGoOnWhileTheDiskStalls(t *testing.T) {
 	// stop-the-world waited for the disk would show in the reads.
 	t.Setenv("GOGC", "5")
 	m := newMember(t)
-	m.args[slices.Index(m.args, "-data-dir")+1] = filepath.Join(disk.mnt, "data")
+	disk.holdData(0, m)
 	m.start()
 	disk.add(m.proc.Cmd.Process.Pid)
 	for i := range 100 {
@@ -124,9 +124,7 @@ func TestReadsGoOnWhileTheDiskStalls(t *testing.T) {
 // device; only the follower's process is throttled.)
 func TestClusterWritesGoOnWhileAFollowerDiskStalls(t *testing.T) {
 	disk := newStallableDisk(t)
-	all := startTrioWith(t, nil, func(i int, m *member) {
-		m.args[slices.Index(m.args, "-data-dir")+1] = filepath.Join(disk.mnt, fmt.Sprintf("data%d", i))
-	})
+	all := startTrioWith(t, nil, disk.holdData)
 	lead := waitLeaderAmong(t, all, []int{0, 1, 2}, 10*time.Second)
 	follower, other := (lead+1)%3, (lead+2)%3
 	disk.add(all[follower].proc.Cmd.Process.Pid)
@@ -170,9 +168,7 @@ func TestClusterWritesGoOnWhileAFollowerDiskStalls(t *testing.T) {
 // hold every acknowledged write.
 func TestClusterReplacesALeaderWhoseDiskStalls(t *testing.T) {
 	disk := newStallableDisk(t)
-	all := startTrioWith(t, nil, func(i int, m *member) {
-		m.args[slices.Index(m.args, "-data-dir")+1] = filepath.Join(disk.mnt, fmt.Sprintf("data%d", i))
-	})
+	all := startTrioWith(t, nil, disk.holdData)
 	lead := waitLeaderAmong(t, all, []int{0, 1, 2}, 10*time.Second)
 	others := []int{(lead + 1) % 3, (lead + 2) % 3}
 	disk.add(all[lead].proc.Cmd.Process.Pid)
@@ -259,6 +255,11 @@ func newStallableDisk(t *testing.T) *stallableDisk {
 		}
 	})
 	return d
+}
+
+// holdData puts member i's data dir on the disk (i names its directory).
+func (d *stallableDisk) holdData(i int, m *member) {
+	m.args[slices.Index(m.args, "-data-dir")+1] = filepath.Join(d.mnt, fmt.Sprintf("data%d", i))
 }
 
 // add puts process pid in the throttled cgroup.
