@@ -100,3 +100,61 @@ func TestOpenRemovesLeftoverSpare(t *testing.T) {
 		t.Fatalf("leftover spare after Open: %v (spare %v)", err, w.spare != nil)
 	}
 }
+
+// The first segment of a log, whose space is only reserved, starts a spare
+// after earlySpareBytes, not at half, and ends as soon as that spare is
+// ready, also when Open continues it: later syncs go to written blocks. A
+// segment that was a spare waits for half as before, also when Open
+// continues it. Every entry reads back, across the early end.
+func TestFirstSegmentMovesToSpareEarly(t *testing.T) {
+	dir := t.TempDir()
+	const size = 8 * earlySpareBytes
+	var all []raftpb.Entry
+	next := uint64(1)
+	// fillTo saves 1 KiB entries until the segment holds at least n bytes.
+	fillTo := func(w *WAL, n int64) {
+		t.Helper()
+		for w.off-w.headEnd < n {
+			ents := mkEnts(next, next+3, 1, 1024)
+			next += 4
+			mustSave(t, w, raftpb.HardState{Term: 1, Commit: next - 1}, ents)
+			all = append(all, ents...)
+		}
+	}
+	reopen := func(w *WAL) *WAL {
+		t.Helper()
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w, _, got := mustOpen(t, dir, 0, nil, SegmentSize(size))
+		checkEnts(t, got, all)
+		return w
+	}
+
+	w := mustCreate(t, dir, SegmentSize(size))
+	fillTo(w, earlySpareBytes/2)
+	w = reopen(w)
+	fillTo(w, earlySpareBytes-4096)
+	if w.spare != nil {
+		t.Fatalf("spare started at %d bytes, before %d", w.off-w.headEnd, earlySpareBytes)
+	}
+	fillTo(w, earlySpareBytes)
+	waitSpare(t, w)
+	first := w.segs[0].path
+	fillTo(w, w.off-w.headEnd+1)
+	if len(w.segs) != 2 || !w.zeroed {
+		t.Fatalf("%d segments (zeroed %v): the ready spare was not taken", len(w.segs), w.zeroed)
+	}
+	if fi, err := os.Stat(first); err != nil || fi.Size() >= size/2 {
+		t.Fatalf("the first segment was not cut short: %v, %v", fi, err)
+	}
+
+	// The segment that was a spare starts the next one only at half.
+	fillTo(w, 2*earlySpareBytes)
+	w = reopen(w)
+	fillTo(w, 3*earlySpareBytes)
+	if w.spare != nil {
+		t.Fatal("a segment that was a spare started another before half full")
+	}
+	reopen(w).Close()
+}
