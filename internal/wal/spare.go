@@ -21,8 +21,8 @@ const spareFlushBytes = 8 << 20
 // Why: a fallocate'd segment's blocks are reserved but unwritten, so each
 // fdatasync into fresh space must also commit the file system's note that
 // the blocks now hold data. Into blocks already written, it flushes data
-// alone: 15-40% faster fdatasyncs on the machines measured, the step every
-// client write waits for. Writing the zeros when the segment starts would stall the log, so
+// alone: ~15% faster fdatasyncs here, the step every client write waits
+// for. Writing the zeros when the segment starts would stall the log, so
 // they are written ahead, while the current segment fills (from half way).
 type spare struct {
 	path string
@@ -32,40 +32,13 @@ type spare struct {
 	stop atomic.Bool // set by dropSpare: give up early
 }
 
-// earlySpareBytes is how much a segment whose space is only reserved (the
-// first of a new log, one continued after a restart, one whose spare was
-// not ready) takes before the WAL writes a spare to move to at once.
-const earlySpareBytes = 1 << 20
-
 // maybePrepareSpare starts writing the spare once the current segment is
 // half full and none is being written: half a segment's worth of writes
 // is ample time for it, and a log that never fills a segment (a small or
-// short-lived member, a test) never writes one. A segment whose space is
-// only reserved starts one after earlySpareBytes instead, for swapForSpare:
-// a member under load then syncs into written blocks within a second or
-// so, not only after its first 64 MiB.
+// short-lived member, a test) never writes one.
 func (w *WAL) maybePrepareSpare() {
-	if w.spare != nil {
-		return
-	}
-	if w.off >= w.opts.segmentSize/2 || (!w.zeroed && w.off-w.headEnd >= earlySpareBytes) {
+	if w.spare == nil && w.off >= w.opts.segmentSize/2 {
 		w.prepareSpare()
-	}
-}
-
-// swapForSpare says the current segment, whose space is only reserved,
-// should end now because a spare is ready: every fdatasync into the spare's
-// written blocks is quicker. A segment may be any size; only the reader of
-// the next one cares where this one ends.
-func (w *WAL) swapForSpare() bool {
-	if w.zeroed || w.spare == nil {
-		return false
-	}
-	select {
-	case <-w.spare.done:
-		return w.spare.err == nil
-	default:
-		return false
 	}
 }
 

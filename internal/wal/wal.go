@@ -118,9 +118,6 @@ type WAL struct {
 	err error  // sticky failure, see the type comment
 
 	spare *spare // the next segment, being written ahead; nil if none
-	// zeroed says f's unused space was written with zeros (f was a spare),
-	// rather than only reserved: see spare.
-	zeroed bool
 
 	// lastSync is how long the last fdatasync took: with HoldSyncs, a
 	// sync holds its P (see fdatasync) only while the one before took
@@ -259,9 +256,6 @@ func Open(dir string, snapIndex uint64, log *slog.Logger, opts ...Option) (w *WA
 
 	w.segs = segs
 	w.f = f
-	// Only the first segment of a log is made by reserving space alone;
-	// the others almost always started from a spare.
-	w.zeroed = lastSeg.seq != 0
 	w.off = int64(res.end)
 	w.metadata = r.metadata
 	w.hs = r.hs
@@ -424,7 +418,7 @@ func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry) error {
 	}
 	w.buf = buf[:0]
 
-	if w.off > w.headEnd && (w.off+int64(len(buf)) > w.opts.segmentSize || w.swapForSpare()) {
+	if w.off > w.headEnd && w.off+int64(len(buf)) > w.opts.segmentSize {
 		if err := w.roll(); err != nil {
 			return w.fail(err)
 		}
@@ -660,7 +654,6 @@ func (w *WAL) startSegment(seq uint64) error {
 	}
 	w.segs = append(w.segs, seg)
 	w.f = f
-	w.zeroed = fromSpare
 	w.off = int64(len(head))
 	w.headEnd = int64(len(head))
 	return nil
