@@ -97,28 +97,33 @@ func (w *WAL) dropSpare() {
 var errSpareDropped = errors.New("wal: spare segment dropped")
 
 // writeZeros creates path holding size zero bytes, all of them durable,
-// unless stop is set first.
-func writeZeros(path string, size int64, stop *atomic.Bool) (*os.File, error) {
+// unless stop is set first. A file it could not finish is deleted at once:
+// on a full disk it would otherwise hold the space until the next segment
+// starts, and a snapshot that needs the space would fail meanwhile.
+func writeZeros(path string, size int64, stop *atomic.Bool) (_ *os.File, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
 	zeros := make([]byte, 1<<20)
 	var unflushed int64
 	for off := int64(0); off < size; {
 		if stop.Load() {
-			f.Close()
 			return nil, errSpareDropped
 		}
 		n := min(int64(len(zeros)), size-off)
 		if _, err := f.WriteAt(zeros[:n], off); err != nil {
-			f.Close()
 			return nil, err
 		}
 		off += n
 		if unflushed += n; unflushed >= spareFlushBytes || off == size {
 			if err := fdatasync(f, false); err != nil {
-				f.Close()
 				return nil, err
 			}
 			unflushed = 0

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -98,5 +100,30 @@ func TestOpenRemovesLeftoverSpare(t *testing.T) {
 	checkEnts(t, got, mkEnts(1, 2, 1, 20))
 	if _, err := os.Stat(spareFile); !errors.Is(err, os.ErrNotExist) || w.spare != nil {
 		t.Fatalf("leftover spare after Open: %v (spare %v)", err, w.spare != nil)
+	}
+}
+
+// A spare that cannot be finished (here: written to /dev/full, as on a
+// full disk) is deleted by the goroutine writing it, not left holding the
+// space until the next segment starts.
+func TestFailedSpareIsDeletedAtOnce(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	path := filepath.Join(t.TempDir(), spareName)
+	if err := os.Symlink("/dev/full", path); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	f, err := writeZeros(path, 4<<20, &stop)
+	if err == nil {
+		f.Close()
+		t.Fatal("writing zeros to /dev/full succeeded")
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("err = %v, want ENOSPC", err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the failed spare is still there: %v", err)
 	}
 }
