@@ -201,45 +201,12 @@ type stallableDisk struct {
 
 func newStallableDisk(t *testing.T) *stallableDisk {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("a stalled disk needs root")
-	}
 	const blkio = "/sys/fs/cgroup/blkio"
 	if _, err := os.Stat(filepath.Join(blkio, "blkio.throttle.write_iops_device")); err != nil {
 		t.Skip("no cgroup v1 blkio throttling")
 	}
-	for _, cmd := range []string{"mkfs.ext4", "mount", "umount"} {
-		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("%s not found", cmd)
-		}
-	}
-	dir := t.TempDir()
-	img, mnt := filepath.Join(dir, "disk.img"), filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(img)
-	if err == nil {
-		err = f.Truncate(256 << 20)
-		f.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.ext4", "-q", img).CombinedOutput(); err != nil {
-		t.Skipf("mkfs.ext4: %v %s", err, out)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a loop device: %v %s", err, out)
-	}
+	mnt := newLoopDisk(t, 256)
 	d := &stallableDisk{t: t, mnt: mnt, cgroup: filepath.Join(blkio, fmt.Sprintf("arbor-e2e-%d", os.Getpid()))}
-	// Cleanups run last first: the member (started later) stops before
-	// the throttle is lifted, the cgroup removed and the disk unmounted.
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v %s", err, out)
-		}
-	})
 	var st syscall.Stat_t
 	if err := syscall.Stat(mnt, &st); err != nil {
 		t.Fatal(err)
@@ -255,6 +222,47 @@ func newStallableDisk(t *testing.T) *stallableDisk {
 		}
 	})
 	return d
+}
+
+// newLoopDisk makes an ext4 file system of sizeMiB on a loop device and
+// mounts it; the test's cleanup unmounts it (after the members it holds
+// stopped: cleanups run last first). Skips without root, the tools or
+// loop devices.
+func newLoopDisk(t *testing.T, sizeMiB int64) (mnt string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a loop device needs root")
+	}
+	for _, cmd := range []string{"mkfs.ext4", "mount", "umount"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			t.Skipf("%s not found", cmd)
+		}
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "disk.img"), filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(img)
+	if err == nil {
+		err = f.Truncate(sizeMiB << 20)
+		f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4: %v %s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a loop device: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v %s", err, out)
+		}
+	})
+	return mnt
 }
 
 // holdData puts member i's data dir on the disk (i names its directory).
