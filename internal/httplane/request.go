@@ -20,6 +20,20 @@ func headerEnd(b []byte) int {
 	return 0
 }
 
+// hasBareLF reports whether b holds a line feed that no carriage return
+// precedes.
+func hasBareLF(b []byte) bool {
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		if i += j; i == 0 || b[i-1] != '\r' {
+			return true
+		}
+	}
+}
+
 // head is a parsed request line and header block the lane will serve.
 // Its strings share one copy of the block.
 type head struct {

@@ -351,13 +351,20 @@ func (c *conn) peeked(n int) []byte {
 }
 
 // peekHeader reads until the buffer holds the whole header block and
-// returns its length, blank line included; 0 if it does not fit.
+// returns its length, blank line included; 0 if it does not fit or uses
+// a bare line feed as a line ending, which net/http accepts and the lane
+// does not parse (without this, such a request waited for a CRLF that
+// never comes until the header timeout).
 func (c *conn) peekHeader() (int, error) {
 	for {
-		if n := headerEnd(c.peeked(c.br.Buffered())); n > 0 {
+		buf := c.peeked(c.br.Buffered())
+		if n := headerEnd(buf); n > 0 {
+			if hasBareLF(buf[:n]) {
+				return 0, nil
+			}
 			return n, nil
 		}
-		if c.br.Buffered() >= readBufferSize {
+		if c.br.Buffered() >= readBufferSize || hasBareLF(buf) {
 			return 0, nil
 		}
 		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {

@@ -193,6 +193,11 @@ func TestAnswersMatchNetHTTP(t *testing.T) {
 		{"control character", "GET /v2/keys/a HTTP/1.1\r\nHost: h\r\nX-A: 1\x012\r\n\r\n", 1, []string{""}},
 		{"bad request line", "GET  /v2/keys/a HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{""}},
 		{"unknown method", "PATCH /v2/keys/a HTTP/1.1\r\nHost: h\r\n\r\n", 1, []string{"false"}},
+		// Bare line feeds, which net/http accepts (printf | nc scripts).
+		{"bare LF", "GET /v2/keys/a HTTP/1.1\nHost: h\n\n", 1, []string{"false"}},
+		{"bare LF with a body", "PUT /v2/keys/a HTTP/1.1\nHost: h\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 7\n\nvalue=x", 1, []string{"false"}},
+		{"bare LF in one header", "GET /v2/keys/a HTTP/1.1\r\nHost: h\nX-A: 1\r\n\r\n", 1, []string{"false"}},
+		{"bare LF after a lane request", "GET /v2/keys/1 HTTP/1.1\r\nHost: h\r\n\r\nGET /v2/keys/2 HTTP/1.1\nHost: h\n\n", 2, []string{"true", "false"}},
 		// An answer past streamAfter without a length goes out chunked,
 		// and the connection goes on.
 		{"large answer", "GET /v2/keys/a?size=1000000 HTTP/1.1\r\nHost: h\r\n\r\nGET /v2/keys/b HTTP/1.1\r\nHost: h\r\n\r\n", 2, []string{"true", "true"}},
