@@ -11,7 +11,8 @@
 //
 // What the lane serves itself, and only that: HTTP/1.1 requests whose
 // target starts with a path prefix the caller names (/v2/keys), with
-// method GET, PUT, POST or DELETE, no Transfer-Encoding, Expect or Upgrade
+// method GET, PUT, POST or DELETE, every line ending in CRLF (not a bare
+// line feed), no Transfer-Encoding, Expect or Upgrade
 // header, at most one Content-Length, the whole header block and body
 // within the connection's read buffer, a form that parses, and no form
 // field the caller marks as needing net/http (wait, for watches, whose
