@@ -221,7 +221,26 @@ func newStallableDisk(t *testing.T) *stallableDisk {
 			t.Errorf("remove cgroup: %v", err)
 		}
 	})
+	d.checkThrottleBites()
 	return d
+}
+
+// checkThrottleBites skips the test unless a synced 4 KiB write by a
+// process in the throttled cgroup waits for the throttle: where the limit
+// is accepted but not applied, a test expecting a stall would fail.
+func (d *stallableDisk) checkThrottleBites() {
+	d.t.Helper()
+	d.throttle(true)
+	defer d.throttle(false)
+	start := time.Now()
+	probe := exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec dd if=/dev/zero of="$2/probe" bs=4096 count=1 oflag=dsync status=none`,
+		"sh", d.cgroup, d.mnt)
+	if out, err := probe.CombinedOutput(); err != nil {
+		d.t.Skipf("cannot probe the throttle: %v %s", err, out)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond {
+		d.t.Skipf("the blkio throttle does not slow writes here (a synced 4 KiB write took %v)", took)
+	}
 }
 
 // newLoopDisk makes an ext4 file system of sizeMiB on a loop device and
