@@ -458,6 +458,48 @@ func TestSelfHealReplacesUnreachableVoter(t *testing.T) {
 	}
 }
 
+// A learner that stays unreachable for removeDelay is removed too (it
+// would otherwise stay in /v2/machines for good), and not before; the
+// voters are left as they were.
+func TestSelfHealRemovesUnreachableLearner(t *testing.T) {
+	c := newAdminCluster(t, ClusterConfig{ActiveSize: 3, RemoveDelay: 2})
+	for _, name := range []string{"a", "b", "c", "d"} {
+		c.add(name)
+	}
+	d := c.members[3]
+	if d.srv.Role() != "learner" {
+		t.Fatalf("d is a %s", d.srv.Role())
+	}
+	d.kill()
+	killed := time.Now()
+	live := c.members[:3]
+	for _, m := range live {
+		waitFor(t, m.name+" to see d removed", func() bool {
+			for _, x := range m.srv.members.list() {
+				if x.Name == "d" {
+					return false
+				}
+			}
+			return len(m.srv.node.ConfState().Learners) == 0
+		})
+	}
+	if took := time.Since(killed); took < 2*time.Second {
+		t.Fatalf("d was removed %s after it died, before removeDelay", took)
+	}
+	if !strings.Contains(c.logs.String(), `change=remove name=d`) {
+		t.Fatal("the leader did not log the removal")
+	}
+	for _, m := range live {
+		if got := c.voters(m); !slices.Equal(got, []string{"a", "b", "c"}) {
+			t.Fatalf("%s: voters %v", m.name, got)
+		}
+		if v := localValue(m.srv, machinesDir+"/d", false); v != "" {
+			t.Fatalf("%s still has d's machine key: %q", m.name, v)
+		}
+	}
+	setKey(t, live[0].srv, "/after", "1")
+}
+
 // Raising activeSize promotes a learner; lowering it demotes a voter (never
 // the leader) back to learner, and the member says so.
 func TestActiveSizeChangePromotesAndDemotes(t *testing.T) {

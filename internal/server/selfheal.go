@@ -14,7 +14,8 @@ import (
 // and makes at most one membership change at a time, waiting for it to be
 // applied before it considers the next:
 //
-//  1. a voter unreachable for removeDelay seconds is removed;
+//  1. a voter unreachable for removeDelay seconds is removed, and then a
+//     learner unreachable that long;
 //  2. while there are fewer voters than activeSize and every voter is
 //     reachable, the reachable learner connected the longest is promoted;
 //  3. while there are more voters than activeSize, a voter is demoted to
@@ -39,8 +40,10 @@ import (
 // removeDelay before it removes anyone, and a member's clock starts over
 // each time it is seen connected.
 //
-// Unreachable learners are not removed: they cost the leader only a
-// redial now and then, and DELETE /v2/admin/machines/<name> removes them.
+// Learners go after removeDelay too: a machine replaced for good (an
+// autoscaled instance, say) would otherwise stay listed in /v2/machines,
+// where clients look for endpoints, and be redialled by the leader
+// forever. Removing one never touches the quorum.
 
 // quorum is the majority of n voters.
 func quorum(n int) int { return n/2 + 1 }
@@ -110,21 +113,15 @@ func decideHeal(v healView) healAction {
 			liveVoters++
 		}
 	}
-	// The unreachable voter (not this one) seen down the longest.
-	var down *memberRecord
-	for i, m := range voters {
-		since, ok := v.downSince[m.ID]
-		if m.ID == v.self || !ok {
-			continue
-		}
-		if down == nil || since.Before(v.downSince[down.ID]) {
-			down = &voters[i]
+	down := v.downLongest(voters)
+	if down != nil && len(voters) > 1 {
+		if act, due := v.removeIfGone(*down); due {
+			return act
 		}
 	}
-	if down != nil && len(voters) > 1 {
-		gone := v.now.Sub(v.downSince[down.ID])
-		if gone >= v.cfg.removeDelay() {
-			return healAction{healRemove, *down, fmt.Sprintf("unreachable for %s (removeDelay %gs)", gone.Round(time.Millisecond), v.cfg.RemoveDelay)}
+	if gone := v.downLongest(learners); gone != nil {
+		if act, due := v.removeIfGone(*gone); due {
+			return act
 		}
 	}
 	switch {
@@ -163,6 +160,32 @@ func decideHeal(v healView) healAction {
 		}
 	}
 	return healAction{}
+}
+
+// downLongest returns the member of ms (not this one) seen unreachable the
+// longest, or nil if all are reachable.
+func (v healView) downLongest(ms []memberRecord) *memberRecord {
+	var down *memberRecord
+	for i, m := range ms {
+		since, ok := v.downSince[m.ID]
+		if m.ID == v.self || !ok {
+			continue
+		}
+		if down == nil || since.Before(v.downSince[down.ID]) {
+			down = &ms[i]
+		}
+	}
+	return down
+}
+
+// removeIfGone is the removal of unreachable member m, due once it has been
+// unreachable for removeDelay.
+func (v healView) removeIfGone(m memberRecord) (healAction, bool) {
+	gone := v.now.Sub(v.downSince[m.ID])
+	if gone < v.cfg.removeDelay() {
+		return healAction{}, false
+	}
+	return healAction{healRemove, m, fmt.Sprintf("unreachable for %s (removeDelay %gs)", gone.Round(time.Millisecond), v.cfg.RemoveDelay)}, true
 }
 
 // healState is the leader's memory between checks.

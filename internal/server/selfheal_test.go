@@ -64,7 +64,19 @@ func TestDecideHeal(t *testing.T) {
 			up: map[uint64]time.Duration{2: s, 3: s, 4: s, 5: 3 * s, 6: 2 * s}, activeSize: 5, want: healPromote, wantID: 5},
 		{name: "an unreachable learner is not promoted",
 			voters: []uint64{1, 2}, learners: []uint64{4},
-			up: map[uint64]time.Duration{2: s}, down: map[uint64]time.Duration{4: 99 * s}, activeSize: 3, want: healNone},
+			up: map[uint64]time.Duration{2: s}, down: map[uint64]time.Duration{4: 9 * s}, activeSize: 3, want: healNone},
+		{name: "a learner down for removeDelay is removed",
+			voters: []uint64{1, 2, 3}, learners: []uint64{4, 5},
+			up: map[uint64]time.Duration{2: s, 3: s, 5: s}, down: map[uint64]time.Duration{4: 10 * s}, activeSize: 3, want: healRemove, wantID: 4},
+		{name: "the learner down the longest goes first",
+			voters: []uint64{1, 2}, learners: []uint64{4, 5},
+			up: map[uint64]time.Duration{2: s}, down: map[uint64]time.Duration{4: 11 * s, 5: 12 * s}, activeSize: 3, want: healRemove, wantID: 5},
+		{name: "an unreachable voter goes before an unreachable learner",
+			voters: []uint64{1, 2, 3}, learners: []uint64{4},
+			up: map[uint64]time.Duration{2: s}, down: map[uint64]time.Duration{3: 10 * s, 4: 99 * s}, activeSize: 3, want: healRemove, wantID: 3},
+		{name: "a voter down for less than removeDelay does not hold up a learner's removal",
+			voters: []uint64{1, 2, 3}, learners: []uint64{4},
+			up: map[uint64]time.Duration{2: s}, down: map[uint64]time.Duration{3: 9 * s, 4: 10 * s}, activeSize: 3, want: healRemove, wantID: 4},
 		{name: "a lone voter promotes a reachable learner",
 			voters: []uint64{1}, learners: []uint64{4}, up: map[uint64]time.Duration{4: s}, activeSize: 3, want: healPromote, wantID: 4},
 		{name: "too many voters: the one connected most recently is demoted, never the leader",
@@ -88,7 +100,7 @@ func TestDecideHeal(t *testing.T) {
 }
 
 // Whatever the view, an action never targets the leader, removes only
-// unreachable voters, and never leaves fewer reachable voters than a
+// unreachable members, and never leaves fewer reachable voters than a
 // quorum of the new voters (but for a lone voter promoting a reachable
 // learner).
 func TestDecideHealKeepsQuorum(t *testing.T) {
