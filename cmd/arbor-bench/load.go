@@ -201,7 +201,7 @@ func caseName(cfg *config, mode string) string {
 func runLoad(ctx context.Context, cfg *config, mode string) (*result, func(io.Writer), error) {
 	width := keyWidth(cfg)
 	form := append([]byte("value="), randomValue(cfg.valueSize, rand.New(rand.NewPCG(cfg.seed, 0xbe9c4)))...)
-	tr := newTransport(cfg.clients)
+	tr := newTransport(cfg.clients, cfg.tls)
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: cfg.timeout}
 

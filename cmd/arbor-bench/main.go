@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,6 +43,9 @@ type config struct {
 	seed        uint64
 	cpuProfile  string
 	listen      string // null-server only
+	// tls verifies https endpoints: the -ca-file pool, or nil for the
+	// system's roots.
+	tls *tls.Config
 
 	// progress, when not nil, receives occasional progress lines (fill only).
 	progress io.Writer
@@ -179,6 +184,8 @@ func parseArgs(args []string, stderr io.Writer) (*config, string, []string, erro
 	fs.Int64Var(&seed, "seed", 1, "seed for keys and values")
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:2379", "null-server: address to listen on")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of arbor-bench itself to this file")
+	var caFile string
+	fs.StringVar(&caFile, "ca-file", "", "https endpoints: PEM CA certificate(s) to verify them with (default: the system's roots)")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, "", nil, err
@@ -252,7 +259,28 @@ func parseArgs(args []string, stderr io.Writer) (*config, string, []string, erro
 	case cfg.drain < 0:
 		return nil, "", nil, errors.New("-drain must not be negative")
 	}
+	if caFile != "" {
+		tc, err := caConfig(caFile)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		cfg.tls = tc
+	}
 	return cfg, mode, nil, nil
+}
+
+// caConfig is a TLS client configuration that trusts the CA certificates
+// in PEM file path.
+func caConfig(path string) (*tls.Config, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-ca-file %s: no PEM certificate in it", path)
+	}
+	return &tls.Config{RootCAs: pool}, nil
 }
 
 // keyWidth is the number of digits of every key name: -key-size, or more if

@@ -328,9 +328,9 @@ const writeInflight = 64
 
 // runWatch runs the watch mode and returns the result and its summary.
 func runWatch(ctx context.Context, cfg *config) (*result, func(io.Writer), error) {
-	wtr := newTransport(cfg.watchers + 1)
+	wtr := newTransport(cfg.watchers+1, cfg.tls)
 	defer wtr.CloseIdleConnections()
-	ptr := newTransport(writeInflight + 1)
+	ptr := newTransport(writeInflight+1, cfg.tls)
 	defer ptr.CloseIdleConnections()
 	writeClient := &http.Client{Transport: ptr, Timeout: cfg.timeout}
 
