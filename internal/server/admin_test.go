@@ -458,11 +458,11 @@ func TestSelfHealReplacesUnreachableVoter(t *testing.T) {
 	}
 }
 
-// A learner that stays unreachable for removeDelay is removed too (it
-// would otherwise stay in /v2/machines for good), and not before; the
-// voters are left as they were.
-func TestSelfHealRemovesUnreachableLearner(t *testing.T) {
-	c := newAdminCluster(t, ClusterConfig{ActiveSize: 3, RemoveDelay: 2})
+// threeVotersAndALearner starts members a, b and c (voters, activeSize 3)
+// and d, which joins as a learner, with the given removeDelay.
+func threeVotersAndALearner(t *testing.T, removeDelay float64) (*adminCluster, *adminMember) {
+	t.Helper()
+	c := newAdminCluster(t, ClusterConfig{ActiveSize: 3, RemoveDelay: removeDelay})
 	for _, name := range []string{"a", "b", "c", "d"} {
 		c.add(name)
 	}
@@ -470,6 +470,14 @@ func TestSelfHealRemovesUnreachableLearner(t *testing.T) {
 	if d.srv.Role() != "learner" {
 		t.Fatalf("d is a %s", d.srv.Role())
 	}
+	return c, d
+}
+
+// A learner that stays unreachable for removeDelay is removed too (it
+// would otherwise stay in /v2/machines for good), and not before; the
+// voters are left as they were.
+func TestSelfHealRemovesUnreachableLearner(t *testing.T) {
+	c, d := threeVotersAndALearner(t, 2)
 	d.kill()
 	killed := time.Now()
 	live := c.members[:3]
@@ -503,14 +511,7 @@ func TestSelfHealRemovesUnreachableLearner(t *testing.T) {
 // Raising activeSize promotes a learner; lowering it demotes a voter (never
 // the leader) back to learner, and the member says so.
 func TestActiveSizeChangePromotesAndDemotes(t *testing.T) {
-	c := newAdminCluster(t, ClusterConfig{ActiveSize: 3, RemoveDelay: 60})
-	for _, name := range []string{"a", "b", "c", "d"} {
-		c.add(name)
-	}
-	d := c.members[3]
-	if d.srv.Role() != "learner" {
-		t.Fatalf("d is a %s", d.srv.Role())
-	}
+	c, d := threeVotersAndALearner(t, 60)
 	if st := c.do(c.members[1], http.MethodPut, adminConfigPath, `{"activeSize":4}`, nil); st != http.StatusOK {
 		t.Fatalf("PUT activeSize 4: %d", st)
 	}
