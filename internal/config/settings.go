@@ -82,7 +82,7 @@ var settings = []*setting{
 		aliases: []string{"maxsize", "max-cluster-size"},
 		usage:   "Voting members wanted in a new cluster (at least 3); further members become standbys (learners)."},
 	{name: "cluster-remove-delay", env: []string{"ETCD_CLUSTER_REMOVE_DELAY"}, toml: "cluster.remove_delay", kind: kindFloat, def: "1800", arg: "<seconds>", group: groupCluster,
-		usage: "Seconds a voting member may be unreachable before a standby replaces it (at least 2)."},
+		usage: "Seconds a voting member may be unreachable before a standby replaces it, and a standby before it is removed (at least 2)."},
 	{name: "cluster-sync-interval", env: []string{"ETCD_CLUSTER_SYNC_INTERVAL"}, toml: "cluster.sync_interval", kind: kindFloat, def: "5", arg: "<seconds>", group: groupCluster,
 		usage: "Seconds between a standby's checks of the cluster membership (at least 1)."},
 

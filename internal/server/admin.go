@@ -39,8 +39,8 @@ type ClusterConfig struct {
 	// ActiveSize is how many voters the cluster wants; members beyond it
 	// are learners (etcd 0.4's standbys).
 	ActiveSize int `json:"activeSize"`
-	// RemoveDelay is how many seconds a voter may be unreachable from the
-	// leader before the leader removes it.
+	// RemoveDelay is how many seconds a member (voter or learner) may be
+	// unreachable from the leader before the leader removes it.
 	RemoveDelay float64 `json:"removeDelay"`
 	// SyncInterval is how often, in seconds, an etcd 0.4 standby polled
 	// the cluster. Arbor's learners follow the log instead, so it is kept

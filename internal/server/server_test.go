@@ -276,9 +276,16 @@ func TestWaitRegistryExpiresOnlyOldWaiters(t *testing.T) {
 	default:
 		t.Fatal("old waiter not expired")
 	}
+	onlyWaiterLeft(t, w, fresh, "fresh waiter expired")
+}
+
+// onlyWaiterLeft fails the test unless ch is unanswered and the only
+// waiter w holds; what says what an answer on ch would mean.
+func onlyWaiterLeft(t *testing.T, w *waitRegistry, ch <-chan result, what string) {
+	t.Helper()
 	select {
-	case r := <-fresh:
-		t.Fatalf("fresh waiter expired: %v", r.err)
+	case r := <-ch:
+		t.Fatalf("%s: %v", what, r.err)
 	default:
 	}
 	if w.len() != 1 {
@@ -306,14 +313,7 @@ func TestWaitRegistryAnswersWritesProposedBeforeALeaderChange(t *testing.T) {
 			t.Fatalf("write %s the change not answered", name)
 		}
 	}
-	select {
-	case r := <-current:
-		t.Fatalf("write of the new term answered: %v", r.err)
-	default:
-	}
-	if w.len() != 1 {
-		t.Fatalf("%d waiters left, want 1", w.len())
-	}
+	onlyWaiterLeft(t, w, current, "write of the new term answered")
 }
 
 func TestBatchEncoderMatchesEncodeBatch(t *testing.T) {
