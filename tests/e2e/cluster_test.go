@@ -453,3 +453,61 @@ func startThree(t *testing.T, extra ...string) (a, b, c *member) {
 	c.start()
 	return a, b, c
 }
+
+// moveToNewPorts gives a stopped member other client and peer ports, as a
+// machine that comes back with another address.
+func (m *member) moveToNewPorts() {
+	cport, pport := testutil.FreePort(m.t), testutil.FreePort(m.t)
+	m.args[slices.Index(m.args, "-addr")+1] = fmt.Sprintf("127.0.0.1:%d", cport)
+	m.args[slices.Index(m.args, "-peer-addr")+1] = fmt.Sprintf("127.0.0.1:%d", pport)
+	m.url = fmt.Sprintf("http://127.0.0.1:%d", cport)
+	m.peerURL = fmt.Sprintf("http://127.0.0.1:%d", pport)
+}
+
+// A member restarted at other client and peer addresses (a machine back
+// with a new IP) has the others record them, as etcd 0.4 let a member
+// rejoin with a new peer address: without that the leader goes on sending
+// to the old address and the member never hears from it. It catches up,
+// serves linearizable reads and writes, and every member lists its new
+// URLs.
+func TestMemberRestartedAtNewAddressRejoins(t *testing.T) {
+	a, b, c := startThree(t)
+	c.stop()
+	oldPeerURL := c.peerURL
+	c.moveToNewPorts()
+	a.mustDo(http.MethodPut, "/while-away", url.Values{"value": {"1"}})
+	c.start()
+
+	testutil.Eventually(t, 10*time.Second, "the moved member's linearizable read", func() error {
+		r, err := quorumGet(c, "/while-away")
+		if err != nil {
+			return err
+		}
+		if nodeOf(r)["value"] != "1" {
+			return fmt.Errorf("%d %s", r.Status, r.Raw)
+		}
+		return nil
+	})
+	if r := c.mustDo(http.MethodPut, "/from-c", url.Values{"value": {"c"}}); r.Status != http.StatusCreated {
+		t.Fatalf("PUT on the moved member: %d %s", r.Status, r.Raw)
+	}
+	if r, err := quorumGet(a, "/from-c"); err != nil || nodeOf(r)["value"] != "c" {
+		t.Fatalf("quorum GET /from-c on a: %v %+v", err, r)
+	}
+	want := "raft=" + c.peerURL + "&etcd=" + c.url
+	for _, m := range []*member{a, b, c} {
+		testutil.Eventually(t, 10*time.Second, "c's new URLs on "+m.url, func() error {
+			if r := m.mustDo(http.MethodGet, "/_etcd/machines/c", nil); nodeOf(r)["value"] != want {
+				return fmt.Errorf("/_etcd/machines/c: %s", r.Raw)
+			}
+			_, body, err := m.getText("/v2/members")
+			if err != nil || !strings.Contains(body, c.peerURL) || !strings.Contains(body, c.url) || strings.Contains(body, oldPeerURL) {
+				return fmt.Errorf("/v2/members: %v %s", err, body)
+			}
+			return nil
+		})
+	}
+	if !strings.Contains(c.proc.Logs.String(), "asking the others to record the new ones") {
+		t.Fatalf("the moved member's log does not say it asked to be moved:\n%s", c.proc.Logs)
+	}
+}
