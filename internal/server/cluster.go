@@ -104,6 +104,7 @@ func (s *Server) PeerHandler() http.Handler {
 		mux.Handle(transport.PathPrefix, tr.Handler())
 	}
 	mux.HandleFunc("POST "+joinPath, s.serveJoin)
+	mux.HandleFunc("POST "+helloPath, s.serveHello)
 	mux.HandleFunc("GET "+clusterPath, s.serveClusterID)
 	s.adminRoutes(mux)
 	return mux

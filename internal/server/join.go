@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.etcd.io/raft/v3/raftpb"
-
 	"github.com/arbor-kv/arbor/internal/apierr"
 )
 
@@ -63,14 +61,11 @@ func (s *Server) checkSameCluster() error {
 	return nil
 }
 
-// joinRequest is a new member's description of itself. With MemberID set,
-// it is a member restarted with other URLs asking to be moved to them
-// (etcd 0.4 let a member rejoin with a new peer address).
+// joinRequest is a new member's description of itself.
 type joinRequest struct {
 	Name       string   `json:"name"`
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
-	MemberID   string   `json:"memberID,omitempty"` // hex
 }
 
 // joinResponse tells a new member who it is and who the others are.
@@ -86,13 +81,7 @@ func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "join: bad request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	var m memberRecord
-	var err error
-	if req.MemberID != "" {
-		m, err = s.moveMember(r.Context(), req)
-	} else {
-		m, err = s.AddMember(r.Context(), req.Name, req.PeerURLs, req.ClientURLs)
-	}
+	m, err := s.AddMember(r.Context(), req.Name, req.PeerURLs, req.ClientURLs)
 	if err != nil {
 		status := http.StatusInternalServerError
 		var e *apierr.Error
@@ -180,39 +169,4 @@ func joinOnce(ctx context.Context, client *http.Client, url string, body []byte)
 		return joined{}, fmt.Errorf("answer without valid IDs: %s", b)
 	}
 	return joined{clusterID: cid, memberID: mid, members: jr.Members}, nil
-}
-
-// moveMember answers a member restarted with other URLs than the cluster
-// has for it (a machine that came back with a new address): it proposes
-// the member's new URLs, which the member cannot do itself while the
-// others still send to its old peer URL. The request must name the member
-// by its ID and name; a member removed meanwhile, or URLs another member
-// has, are refused.
-func (s *Server) moveMember(ctx context.Context, req joinRequest) (memberRecord, error) {
-	id, err := strconv.ParseUint(req.MemberID, 16, 64)
-	if err != nil || len(req.PeerURLs) == 0 {
-		return memberRecord{}, apierr.New(apierr.InvalidField, "a member moving needs its ID (hex) and peer URLs", s.store.Index())
-	}
-	m, ok := s.members.get(id)
-	switch {
-	case !ok && s.members.wasRemoved(id):
-		return memberRecord{}, apierr.Newf(apierr.InvalidField, s.store.Index(), "member %x was removed from the cluster", id)
-	case !ok: // this member may not have applied it yet: try another
-		return memberRecord{}, apierr.Newf(apierr.RaftInternal, s.store.Index(), "no member %x here", id)
-	case m.Name != req.Name:
-		return memberRecord{}, apierr.Newf(apierr.InvalidField, s.store.Index(), "member %x is named %q, not %q", id, m.Name, req.Name)
-	}
-	if err := s.checkPeerURLsFree(id, req.PeerURLs); err != nil {
-		return memberRecord{}, apierr.New(apierr.ExistingPeer, err.Error(), s.store.Index())
-	}
-	m.PeerURLs = req.PeerURLs
-	if len(req.ClientURLs) > 0 {
-		m.ClientURLs = req.ClientURLs
-	}
-	s.log.Info("member moving to new URLs", "id", req.MemberID, "name", m.Name, "peer_urls", strings.Join(m.PeerURLs, ","))
-	if err := s.proposeMember(ctx, raftpb.ConfChangeUpdateNode, m); err != nil {
-		return memberRecord{}, err
-	}
-	m, _ = s.members.get(id)
-	return m, nil
 }

@@ -2,81 +2,81 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// postJoin sends req to s's join endpoint and returns the status and body.
-func postJoin(t *testing.T, s *Server, req joinRequest) (int, string) {
+// postHello sends h to s's greeting endpoint and returns the status and body.
+func postHello(t *testing.T, s *Server, h hello) (int, string) {
 	t.Helper()
-	body, err := json.Marshal(req)
+	body, err := json.Marshal(h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	s.serveJoin(w, httptest.NewRequest(http.MethodPost, joinPath, bytes.NewReader(body)))
+	s.serveHello(w, httptest.NewRequest(http.MethodPost, helloPath, bytes.NewReader(body)))
 	return w.Code, w.Body.String()
 }
 
-// A member asking to be moved must name itself by ID and name, and may not
-// take another member's peer URL; those refusals are final (409, which
-// join does not retry). A member this one does not know is worth asking
-// another about (500); a removed one is refused.
-func TestMoveMemberRefusals(t *testing.T) {
+// A greeting steers the greeted member's transport to the greeter's URLs
+// (the registry stays as the log has it) and answers the greeted member's
+// own. One from another cluster, from an unknown member, under another
+// name or claiming another member's URL is refused, and steers nothing.
+func TestGreetingSteersTransportAndRefusesStrangers(t *testing.T) {
 	c := startTestCluster(t, 3, 10*time.Millisecond, 20)
 	leader := c.waitStable()
+	greeted := leader.srv
 	mover := c.others(leader)[0]
-	rec, _ := leader.srv.members.get(mover.srv.ID())
-	other, _ := leader.srv.members.get(c.others(leader)[1].srv.ID())
-	hexID := strconv.FormatUint(rec.ID, 16)
+	rec, _ := greeted.members.get(mover.srv.ID())
+	other, _ := greeted.members.get(c.others(leader)[1].srv.ID())
+	valid := mover.srv.selfHello()
 	newURL := []string{"http://127.0.0.1:1"}
+	with := func(f func(h *hello)) hello {
+		h := valid
+		h.PeerURLs = newURL
+		f(&h)
+		return h
+	}
 
 	for _, tc := range []struct {
-		name   string
-		req    joinRequest
-		status int
-		cause  string
+		name  string
+		h     hello
+		cause string
 	}{
-		{"another name", joinRequest{MemberID: hexID, Name: "someone", PeerURLs: newURL}, http.StatusConflict, `is named "` + rec.Name + `"`},
-		{"another member's peer URL", joinRequest{MemberID: hexID, Name: rec.Name, PeerURLs: other.PeerURLs}, http.StatusConflict, "belongs to member"},
-		{"no peer URL", joinRequest{MemberID: hexID, Name: rec.Name}, http.StatusConflict, "needs its ID"},
-		{"bad ID", joinRequest{MemberID: "xyz", Name: rec.Name, PeerURLs: newURL}, http.StatusConflict, "needs its ID"},
-		{"unknown ID", joinRequest{MemberID: "1234", Name: rec.Name, PeerURLs: newURL}, http.StatusInternalServerError, "no member 1234"},
+		{"another cluster", with(func(h *hello) { h.ClusterID = "1234" }), "is of cluster 1234"},
+		{"unknown member", with(func(h *hello) { h.MemberID = "1234" }), "no member 1234"},
+		{"another name", with(func(h *hello) { h.Name = "someone" }), `is named "` + rec.Name + `"`},
+		{"another member's peer URL", with(func(h *hello) { h.PeerURLs = other.PeerURLs }), "belongs to member"},
+		{"no peer URL", with(func(h *hello) { h.PeerURLs = nil }), "needs the cluster ID"},
+		{"bad ID", with(func(h *hello) { h.MemberID = "xyz" }), "needs the cluster ID"},
 	} {
-		code, body := postJoin(t, leader.srv, tc.req)
-		if code != tc.status || !strings.Contains(body, tc.cause) {
-			t.Errorf("%s: %d %q, want %d and %q", tc.name, code, body, tc.status, tc.cause)
+		code, body := postHello(t, greeted, tc.h)
+		if code != http.StatusConflict || !strings.Contains(body, tc.cause) {
+			t.Errorf("%s: %d %q, want 409 and %q", tc.name, code, body, tc.cause)
 		}
 	}
-	if got, _ := leader.srv.members.get(rec.ID); !got.sameAddresses(rec) {
-		t.Fatalf("a refused move changed the record: %+v, was %+v", got, rec)
+	if p, _ := greeted.tr.Load().Peer(rec.ID); !slices.Equal(p.URLs, rec.PeerURLs) {
+		t.Fatalf("a refused greeting steered the transport to %v", p.URLs)
 	}
 
-	// A move made through a follower is in the others' registries (the
-	// mover, still at its old address, may not hear of it).
-	via := c.others(leader)[1]
-	code, body := postJoin(t, via.srv, joinRequest{MemberID: hexID, Name: rec.Name, PeerURLs: newURL, ClientURLs: []string{"http://127.0.0.1:2"}})
-	if code != http.StatusOK || !strings.Contains(body, `"memberID":"`+hexID+`"`) {
-		t.Fatalf("move through a follower: %d %s", code, body)
+	code, body := postHello(t, greeted, with(func(*hello) {}))
+	var answer hello
+	if err := json.Unmarshal([]byte(body), &answer); code != http.StatusOK || err != nil {
+		t.Fatalf("greeting: %d %s", code, body)
 	}
-	for _, m := range c.others(mover) {
-		waitFor(t, m.srv.cfg.Name+" to record the move", func() bool {
-			got, _ := m.srv.members.get(rec.ID)
-			return got.PeerURLs[0] == newURL[0] && got.ClientURLs[0] == "http://127.0.0.1:2" && got.Name == rec.Name
-		})
+	if answer.MemberID != strconv.FormatUint(greeted.ID(), 16) || !slices.Equal(answer.PeerURLs, greeted.cfg.PeerURLs) {
+		t.Fatalf("answer %+v, want the greeted member's ID and peer URLs", answer)
 	}
-
-	if err := leader.srv.RemoveMember(context.Background(), rec.ID); err != nil {
-		t.Fatal(err)
+	if p, _ := greeted.tr.Load().Peer(rec.ID); !slices.Equal(p.URLs, newURL) {
+		t.Fatalf("transport sends to %v after the greeting, want %v", p.URLs, newURL)
 	}
-	code, body = postJoin(t, leader.srv, joinRequest{MemberID: hexID, Name: rec.Name, PeerURLs: []string{"http://127.0.0.1:3"}})
-	if code != http.StatusConflict || !strings.Contains(body, "was removed") {
-		t.Fatalf("move of a removed member: %d %q", code, body)
+	if got, _ := greeted.members.get(rec.ID); !got.sameAddresses(rec) {
+		t.Fatalf("a greeting changed the registry: %+v, was %+v", got, rec)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,7 +288,7 @@ func (s *Server) identity() (raftnode.Identity, []raft.Peer, error) {
 	cfg := s.cfg
 	if HasData(cfg.DataDir) {
 		if len(cfg.Join) > 0 || len(cfg.Founders) > 0 {
-			s.log.Info("data dir already belongs to a cluster; ignoring the peers to join through", "peers", strings.Join(cfg.Join, ","))
+			s.log.Info("data dir already belongs to a cluster; not joining again (the peers are asked only to record a new peer address)", "peers", strings.Join(cfg.Join, ","))
 		}
 		return raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}, nil, nil
 	}
@@ -398,61 +397,6 @@ func (s *Server) publishSelf(restarted bool) {
 		case <-s.stopc:
 			return
 		}
-	}
-}
-
-// moveSelf runs on a restart. When this member's peer URLs are not the
-// ones the cluster has for it (the machine came back with a new address),
-// the leader goes on sending to the old URL, so this member never hears
-// from it and could not commit the change itself: it asks the other
-// members, at their peer URLs, to record the new ones (moveMember), as
-// etcd 0.4 let a member rejoin with a new peer address. It returns once
-// one did or refused, or this member serves reads (it was moved some other
-// way, as by PUT /v2/members/<id>), or stops.
-func (s *Server) moveSelf() {
-	// The registry is the log's once what was committed before the restart
-	// is applied again.
-	select {
-	case <-s.applied.wait(s.node.Status().Commit):
-	case <-s.stopc:
-		return
-	}
-	have, ok := s.members.get(s.id.MemberID)
-	if !ok || slices.Equal(have.PeerURLs, s.cfg.PeerURLs) {
-		return
-	}
-	var urls []string
-	for _, m := range s.members.list() {
-		if m.ID != s.id.MemberID {
-			urls = append(urls, m.PeerURLs...)
-		}
-	}
-	urls = append(urls, s.cfg.Join...)
-	if len(urls) == 0 {
-		return // alone: its own proposal commits (publishSelf)
-	}
-	s.log.Warn("this member's peer URLs changed since it last ran; asking the others to record the new ones",
-		"old", strings.Join(have.PeerURLs, ","), "new", strings.Join(s.cfg.PeerURLs, ","))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.stopc:
-		case <-s.readyc:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: s.cfg.PeerTLS, DialContext: s.cfg.PeerDial}}
-	defer client.CloseIdleConnections()
-	req := joinRequest{Name: s.id.Name, PeerURLs: s.cfg.PeerURLs, ClientURLs: s.cfg.ClientURLs,
-		MemberID: strconv.FormatUint(s.id.MemberID, 16)}
-	_, err := join(ctx, client, urls, req, s.retryPause())
-	switch {
-	case err == nil:
-		s.log.Info("the cluster recorded this member's new peer URLs", "peer_urls", strings.Join(s.cfg.PeerURLs, ","))
-	case ctx.Err() == nil:
-		s.log.Error("the cluster refused this member's new peer URLs; it cannot hear from the leader until they are recorded (PUT /v2/members/<id>)", "err", err)
 	}
 }
 
