@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -110,25 +111,36 @@ func (s *Server) PeerHandler() http.Handler {
 	return mux
 }
 
-// AddMember proposes a new member and waits until the change is applied.
-// The member votes unless the cluster already has its activeSize of
-// voters; then it is a learner (etcd 0.4's standby). Adding a name that is already a member with the same peer URLs
-// returns that member (a joiner retrying after a lost answer); the same
-// name with other URLs, or a peer URL another member has, is refused.
-func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURLs []string) (memberRecord, error) {
+// AddMember proposes the joining member req describes and waits until
+// the change is applied. The member votes unless the cluster already has
+// its activeSize of voters; then it is a learner (etcd 0.4's standby). A
+// name that is already a member with the same peer URLs is that member
+// trying again after a lost answer (same JoinID), who gets its record
+// back; otherwise it is that member started again without its data (a
+// wiped or replaced disk): it cannot take its old ID (Raft would count on
+// votes and entries it no longer has), so the old member is removed and
+// the joiner added as a new one. The same name with other URLs, or a peer
+// URL another member has, is refused.
+func (s *Server) AddMember(ctx context.Context, req joinRequest) (memberRecord, error) {
+	name, peerURLs := req.Name, req.PeerURLs
 	if name == "" || len(peerURLs) == 0 {
 		return memberRecord{}, apierr.New(apierr.NameRequired, "a member needs a name and a peer URL", s.store.Index())
 	}
+	var wiped *memberRecord
 	for _, m := range s.members.list() {
 		if m.Name == "" && slices.Equal(m.PeerURLs, peerURLs) {
 			return s.adoptMember(m), nil // added by peer URL, now starting
 		}
 		if m.Name == name {
-			if slices.Equal(m.PeerURLs, peerURLs) {
+			if !slices.Equal(m.PeerURLs, peerURLs) {
+				return memberRecord{}, apierr.Newf(apierr.ExistingPeer, s.store.Index(),
+					"a member named %q already exists with peer URLs %v", name, m.PeerURLs)
+			}
+			if req.JoinID != "" && m.JoinID == req.JoinID {
 				return m, nil
 			}
-			return memberRecord{}, apierr.Newf(apierr.ExistingPeer, s.store.Index(),
-				"a member named %q already exists with peer URLs %v", name, m.PeerURLs)
+			wiped = &m
+			continue
 		}
 		for _, u := range peerURLs {
 			if slices.Contains(m.PeerURLs, u) {
@@ -137,10 +149,15 @@ func (s *Server) AddMember(ctx context.Context, name string, peerURLs, clientURL
 			}
 		}
 	}
-	rec := memberRecord{ID: randomID(), Name: name, PeerURLs: peerURLs, ClientURLs: clientURLs, Learner: s.clusterIsFull()}
-	for _, taken := s.members.get(rec.ID); taken; _, taken = s.members.get(rec.ID) {
-		rec.ID = randomID()
+	if wiped != nil {
+		s.log.Warn("a member is joining again without its data; replacing it by a new member", "name", name,
+			"old_id", fmt.Sprintf("%x", wiped.ID), "peer_urls", strings.Join(peerURLs, ","))
+		if err := s.RemoveMember(ctx, wiped.ID); err != nil {
+			return memberRecord{}, err
+		}
 	}
+	rec := memberRecord{ID: s.newMemberID(), Name: name, PeerURLs: peerURLs, ClientURLs: req.ClientURLs,
+		Learner: s.clusterIsFull(), JoinID: req.JoinID}
 	typ := raftpb.ConfChangeAddNode
 	if rec.Learner {
 		typ = raftpb.ConfChangeAddLearnerNode

@@ -66,6 +66,7 @@ type joinRequest struct {
 	Name       string   `json:"name"`
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
+	JoinID     string   `json:"joinID,omitempty"` // see memberRecord
 }
 
 // joinResponse tells a new member who it is and who the others are.
@@ -81,7 +82,7 @@ func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "join: bad request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	m, err := s.AddMember(r.Context(), req.Name, req.PeerURLs, req.ClientURLs)
+	m, err := s.AddMember(r.Context(), req)
 	if err != nil {
 		status := http.StatusInternalServerError
 		var e *apierr.Error

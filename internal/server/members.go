@@ -31,6 +31,10 @@ type memberRecord struct {
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
 	Learner    bool     `json:"learner,omitempty"`
+	// JoinID is the joining process's random ID, kept from the join until
+	// the member publishes its record, so that a join tried again after a
+	// lost answer is told from the member starting again without its data.
+	JoinID string `json:"joinID,omitempty"`
 }
 
 // sameAddresses reports whether m and o give the member the same name and

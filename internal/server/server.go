@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,7 +298,8 @@ func (s *Server) identity() (raftnode.Identity, []raft.Peer, error) {
 		defer cancel()
 		client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.PeerTLS, DialContext: cfg.PeerDial}}
 		defer client.CloseIdleConnections()
-		j, err := join(ctx, client, cfg.Join, joinRequest{Name: cfg.Name, PeerURLs: cfg.PeerURLs, ClientURLs: cfg.ClientURLs}, cfg.TickInterval*5)
+		self := joinRequest{Name: cfg.Name, PeerURLs: cfg.PeerURLs, ClientURLs: cfg.ClientURLs, JoinID: strconv.FormatUint(randomID(), 16)}
+		j, err := join(ctx, client, cfg.Join, self, cfg.TickInterval*5)
 		if err != nil {
 			return raftnode.Identity{}, nil, err
 		}

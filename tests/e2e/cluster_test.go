@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -563,5 +564,42 @@ func TestClusterRestartedAtNewAddressesRejoins(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// A member started again with its flags but without its data (a wiped or
+// replaced disk) cannot take its old ID back: Raft would count on votes
+// and entries it no longer has. It is added as a new member in place of
+// the old one, catches up and serves, and the cluster still has three
+// members, one of each name.
+func TestMemberBackWithoutDataReplacesItself(t *testing.T) {
+	a, b, c := startThree(t)
+	a.mustDo(http.MethodPut, "/before", url.Values{"value": {"1"}})
+	oldID := selfID(t, c)
+	c.kill()
+	if err := os.RemoveAll(c.dataDir); err != nil {
+		t.Fatal(err)
+	}
+	c.start()
+	if id := selfID(t, c); id == oldID {
+		t.Fatalf("member back without its data kept its ID %s", id)
+	}
+	if r, err := quorumGet(c, "/before"); err != nil || nodeOf(r)["value"] != "1" {
+		t.Fatalf("quorum GET /before on the replaced member: %v %+v", err, r)
+	}
+	for _, m := range []*member{a, b, c} {
+		testutil.Eventually(t, 10*time.Second, "members on "+m.url, func() error {
+			_, body, err := m.getText("/v2/members")
+			if err != nil || strings.Contains(body, oldID) {
+				return fmt.Errorf("%v %s", err, body)
+			}
+			if got := m.memberNames(t); !slices.Equal(got, []string{"a", "b", "c"}) {
+				return fmt.Errorf("members %v", got)
+			}
+			return nil
+		})
+	}
+	if !strings.Contains(a.proc.Logs.String()+b.proc.Logs.String(), "joining again without its data") {
+		t.Fatalf("no member logged the replacement")
 	}
 }
