@@ -31,8 +31,8 @@ type memberRecord struct {
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
 	Learner    bool     `json:"learner,omitempty"`
-	// JoinID is the joining process's random ID, kept from the join until
-	// the member publishes its record, so that a join tried again after a
+	// JoinID is the joining process's random ID, kept in the record (until
+	// the member publishes other URLs), so that a join tried again after a
 	// lost answer is told from the member starting again without its data.
 	JoinID string `json:"joinID,omitempty"`
 }

@@ -289,7 +289,7 @@ func (s *Server) identity() (raftnode.Identity, []raft.Peer, error) {
 	cfg := s.cfg
 	if HasData(cfg.DataDir) {
 		if len(cfg.Join) > 0 || len(cfg.Founders) > 0 {
-			s.log.Info("data dir already belongs to a cluster; not joining again (the peers are asked only to record a new peer address)", "peers", strings.Join(cfg.Join, ","))
+			s.log.Info("data dir already belongs to a cluster; not joining again (the peers are greeted only if this member's peer URLs changed)", "peers", strings.Join(cfg.Join, ","))
 		}
 		return raftnode.Identity{MemberID: randomID(), ClusterID: randomID(), Name: cfg.Name}, nil, nil
 	}
@@ -366,8 +366,8 @@ func HasData(dataDir string) bool { return wal.Exist(filepath.Join(dataDir, "wal
 // publishSelf makes the member's record in the cluster match this run's
 // URLs (founders start without client URLs; a restart may change them):
 // once reads are served, it proposes an update of its own record until
-// the registry shows it. A member restarted with new peer URLs first has
-// the others record them (moveSelf).
+// the registry shows it. A member restarted with new peer URLs first
+// greets the others until it is in touch with a leader (moveSelf).
 func (s *Server) publishSelf(restarted bool) {
 	defer s.wg.Done()
 	if restarted {
