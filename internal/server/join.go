@@ -34,31 +34,56 @@ func (s *Server) serveClusterID(w http.ResponseWriter, r *http.Request) {
 // checkSameCluster refuses to start a member whose data dir belongs to
 // another cluster than the peers it was told to join: it would never be
 // let in (the transport refuses other clusters), and silently running
-// alone would split the data. Peers that do not answer prove nothing.
+// alone would split the data. The peers are asked at once (when a whole
+// cluster restarts, the others' ports are open before they answer, and
+// asking in turn would wait out each one's timeout); one of this cluster
+// is enough, and peers that do not answer prove nothing.
 func (s *Server) checkSameCluster() error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: s.cfg.PeerTLS, DialContext: s.cfg.PeerDial}}
 	defer client.CloseIdleConnections()
+	type answer struct {
+		url string
+		cid uint64 // 0: no answer
+	}
+	answers := make(chan answer, len(s.cfg.Join))
 	for _, u := range s.cfg.Join {
-		resp, err := client.Get(strings.TrimRight(u, "/") + clusterPath)
-		if err != nil {
-			continue
+		go func() { answers <- answer{u, clusterIDAt(client, u)} }()
+	}
+	var other *answer
+	for range s.cfg.Join {
+		a := <-answers
+		switch a.cid {
+		case 0:
+		case s.id.ClusterID:
+			return nil
+		default:
+			other = &a
 		}
-		var got struct {
-			ClusterID string `json:"clusterID"`
-		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&got)
-		resp.Body.Close()
-		cid, perr := strconv.ParseUint(got.ClusterID, 16, 64)
-		if err != nil || perr != nil || resp.StatusCode != http.StatusOK {
-			continue
-		}
-		if cid != s.id.ClusterID {
-			return fmt.Errorf("data dir %s belongs to cluster %x, but the member at %s belongs to cluster %x: "+
-				"start with the right -peers, or with an empty data dir to join that cluster", s.cfg.DataDir, s.id.ClusterID, u, cid)
-		}
-		return nil
+	}
+	if other != nil {
+		return fmt.Errorf("data dir %s belongs to cluster %x, but the member at %s belongs to cluster %x: "+
+			"start with the right -peers, or with an empty data dir to join that cluster", s.cfg.DataDir, s.id.ClusterID, other.url, other.cid)
 	}
 	return nil
+}
+
+// clusterIDAt asks the member at peer URL u for its cluster ID (0 when it
+// does not answer one).
+func clusterIDAt(client *http.Client, u string) uint64 {
+	resp, err := client.Get(strings.TrimRight(u, "/") + clusterPath)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var got struct {
+		ClusterID string `json:"clusterID"`
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&got)
+	cid, perr := strconv.ParseUint(got.ClusterID, 16, 64)
+	if err != nil || perr != nil || resp.StatusCode != http.StatusOK {
+		return 0
+	}
+	return cid
 }
 
 // joinRequest is a new member's description of itself.

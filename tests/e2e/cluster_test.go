@@ -204,6 +204,7 @@ func TestClusterFormedWithPeers(t *testing.T) {
 
 // A member whose data dir belongs to another cluster refuses to start when
 // pointed at a cluster it is not part of, saying which clusters differ.
+// One peer of its own cluster among -peers is enough, whatever the order.
 func TestDataDirOfAnotherClusterRefused(t *testing.T) {
 	a := newMember(t, "-name", "a")
 	a.start()
@@ -215,6 +216,14 @@ func TestDataDirOfAnotherClusterRefused(t *testing.T) {
 	if err == nil || !strings.Contains(out, "belongs to cluster") {
 		t.Fatalf("restart into another cluster: exit %v\n%s", err, out)
 	}
+
+	x1 := newMember(t, "-name", "x1")
+	x1.start()
+	x2 := newMember(t, "-name", "x2", "-peers", x1.peerAddr())
+	x2.start()
+	x2.stop()
+	x2.setArg("-peers", a.peerAddr()+","+x1.peerAddr())
+	x2.start()
 }
 
 // etcd 2's members API: a member added by peer URL (POST /v2/members)
