@@ -52,6 +52,14 @@ func discover(ctx context.Context, cfg *config.Config, peerTLS *tls.Config, log 
 	if err != nil {
 		return membership{}, fmt.Errorf("-discovery %s: %w", cfg.Discovery, err)
 	}
+	if again := others(res); len(again) > 0 && server.ClusterRunsAt(again, peerTLS) {
+		// Registered by an earlier run whose data dir is gone: starting Raft
+		// again under that ID with an empty log would forget its votes and
+		// the entries it acknowledged (the first member of a token without
+		// a size would even found a cluster of its own).
+		log.Warn("discovery: this member registered before and its cluster runs, but its data dir is new; joining as a new member in place of the old one", "through", again)
+		return membership{join: again}, nil
+	}
 	if !res.Bootstrap {
 		var urls []string
 		for _, m := range res.Members {
@@ -92,4 +100,16 @@ func (k registryKeys) Create(ctx context.Context, key, value string) error {
 	exist := false
 	_, err := k.srv.Write(ctx, &store.Request{Method: store.MethodPut, Path: key, Val: value, PrevExist: &exist, Time: time.Now().UnixNano()})
 	return err
+}
+
+// others lists the peer URLs of the members registered with this one when
+// it was registered before (res.Registered), this one left out.
+func others(res discovery.Result) []string {
+	var urls []string
+	for _, m := range res.Registered {
+		if m.ID != res.ID {
+			urls = append(urls, m.PeerURLs...)
+		}
+	}
+	return urls
 }

@@ -59,8 +59,11 @@
 // The same member registering again (same ID, or same name and peer URLs:
 // it crashed after registering and before writing its data dir) is not a
 // new member: Join answers as it would have the first time, with the ID of
-// the earlier registration. A different member under the same ID or name
-// is an error (ErrDuplicateID, ErrDuplicateName).
+// the earlier registration, and lists every registration (Registered): if
+// the cluster runs, the member ran in it and its data dir is gone since, and
+// cmd/arbor then joins it as a new member instead of starting Raft again
+// under the old ID. A different member under the same ID or name is an
+// error (ErrDuplicateID, ErrDuplicateName).
 //
 // A discovery service that cannot be reached, times out or answers 5xx is
 // retried with exponential backoff and jitter until the caller's context

@@ -57,6 +57,11 @@ type Result struct {
 	Members []Member
 	// Size is the token's _config/size; 0 for a token without one.
 	Size int
+	// Registered is set when this member was registered before this call
+	// (under ID): every registration, in order. If the cluster runs, the
+	// member ran in it and lost its data dir since; it must then join it
+	// as a new member instead of starting Raft again under ID.
+	Registered []Member
 }
 
 // Join registers this member under cfg.URL and decides, from the
@@ -94,7 +99,16 @@ func Join(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return j.await(ctx, size, id)
+	res, err := j.await(ctx, size, id)
+	if err != nil || id == cfg.ID {
+		return res, err
+	}
+	snap, err := j.read(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Registered = snap.members
+	return res, nil
 }
 
 // joiner is one Join call.

@@ -169,7 +169,8 @@ func TestJoinWithoutSize(t *testing.T) {
 }
 
 // A member registering again (a restart before its data dir was written)
-// gets the answer it got the first time, under its first ID.
+// gets the answer it got the first time, under its first ID, and the
+// registrations (for the caller to find whether its cluster runs).
 func TestJoinAgainIsTheSameMember(t *testing.T) {
 	base := startService(t)
 	c := keysClient(t, base)
@@ -195,6 +196,14 @@ func TestJoinAgainIsTheSameMember(t *testing.T) {
 	renamed := mustJoin(t, cfg)
 	if renamed.ID != 0xa1 {
 		t.Errorf("re-registration with a new ID: Result.ID %x, want the registered a1", renamed.ID)
+	}
+	var ids []uint64
+	for _, m := range renamed.Registered {
+		ids = append(ids, m.ID)
+	}
+	slices.Sort(ids) // registration order: a1 and a2 raced
+	if !slices.Equal(ids, []uint64{0xa1, 0xa2}) || first[0].Registered != nil || again.Registered != nil {
+		t.Errorf("Registered: %x after registering again, %v and %v when not", ids, first[0].Registered, again.Registered)
 	}
 	checkFounders(t, []Result{first[0], renamed}, []uint64{0xa1, 0xa2})
 	if got := registrations(t, c, key); !slices.Equal(got, []string{"a1", "a2"}) {

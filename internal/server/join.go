@@ -3,10 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,19 +42,8 @@ func (s *Server) serveClusterID(w http.ResponseWriter, r *http.Request) {
 // asking in turn would wait out each one's timeout); one of this cluster
 // is enough, and peers that do not answer prove nothing.
 func (s *Server) checkSameCluster() error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: s.cfg.PeerTLS, DialContext: s.cfg.PeerDial}}
-	defer client.CloseIdleConnections()
-	type answer struct {
-		url string
-		cid uint64 // 0: no answer
-	}
-	answers := make(chan answer, len(s.cfg.Join))
-	for _, u := range s.cfg.Join {
-		go func() { answers <- answer{u, clusterIDAt(client, u)} }()
-	}
-	var other *answer
-	for range s.cfg.Join {
-		a := <-answers
+	var other *clusterAnswer
+	for a := range askClusterIDs(s.cfg.Join, s.cfg.PeerTLS, s.cfg.PeerDial) {
 		switch a.cid {
 		case 0:
 		case s.id.ClusterID:
@@ -65,6 +57,42 @@ func (s *Server) checkSameCluster() error {
 			"start with the right -peers, or with an empty data dir to join that cluster", s.cfg.DataDir, s.id.ClusterID, other.url, other.cid)
 	}
 	return nil
+}
+
+// ClusterRunsAt reports whether a member answers its cluster ID at any of
+// peerURLs (asked at once, for at most 2 s).
+func ClusterRunsAt(peerURLs []string, tc *tls.Config) bool {
+	for a := range askClusterIDs(peerURLs, tc, nil) {
+		if a.cid != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// clusterAnswer is a member's cluster ID at url (0: no answer).
+type clusterAnswer struct {
+	url string
+	cid uint64
+}
+
+// askClusterIDs asks the members at urls for their cluster IDs, all at
+// once, and yields the answers as they come (2 s at most each). Stopping
+// early leaves nothing blocked.
+func askClusterIDs(urls []string, tc *tls.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) iter.Seq[clusterAnswer] {
+	return func(yield func(clusterAnswer) bool) {
+		client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DialContext: dial}}
+		defer client.CloseIdleConnections()
+		answers := make(chan clusterAnswer, len(urls))
+		for _, u := range urls {
+			go func() { answers <- clusterAnswer{u, clusterIDAt(client, u)} }()
+		}
+		for range urls {
+			if !yield(<-answers) {
+				return
+			}
+		}
+	}
 }
 
 // clusterIDAt asks the member at peer URL u for its cluster ID (0 when it

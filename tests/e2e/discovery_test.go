@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,4 +83,71 @@ func TestClusterFormedByDiscovery(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// A member started again with its -discovery flags but without its data
+// (a wiped disk; cloud-config keeps the token) finds itself registered. It
+// must not start Raft again under its old ID with an empty log: it would
+// have forgotten its votes and the entries it acknowledged, and the first
+// member of a token without a size would even found a cluster of its own.
+// It joins the running cluster through the other registered members, in
+// place of its old self.
+func TestDiscoveryMemberBackWithoutDataJoinsAsNew(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sized  bool
+		victim int
+	}{
+		{"founder of a sized token", true, 2},
+		{"first member of a token without size", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			disco := newMember(t, "-name", "disco")
+			disco.start()
+			token := disco.url + "/v2/keys/_etcd/registry/tok"
+			if tc.sized {
+				disco.mustDo(http.MethodPut, "/_etcd/registry/tok/_config/size", url.Values{"value": {"3"}})
+			} else {
+				disco.mustDo(http.MethodPut, "/_etcd/registry/tok", url.Values{"dir": {"true"}})
+			}
+			var ms []*member
+			for _, name := range []string{"m1", "m2", "m3"} {
+				m := newMember(t, "-name", name, "-discovery", token)
+				if err := m.launch(); err != nil {
+					t.Fatal(err)
+				}
+				if !tc.sized {
+					m.waitHealthy(30 * time.Second) // later ones join the earlier
+				}
+				ms = append(ms, m)
+			}
+			for _, m := range ms {
+				m.waitHealthy(30 * time.Second)
+			}
+			ms[1].mustDo(http.MethodPut, "/before", url.Values{"value": {"1"}})
+
+			victim := ms[tc.victim]
+			oldID := selfID(t, victim)
+			victim.kill()
+			if err := os.RemoveAll(victim.dataDir); err != nil {
+				t.Fatal(err)
+			}
+			victim.start()
+			if id := selfID(t, victim); id == oldID {
+				t.Fatalf("member back without its data kept its ID %s", id)
+			}
+			for _, m := range ms {
+				testutil.Eventually(t, 10*time.Second, "one cluster on "+m.url, func() error {
+					r, err := quorumGet(m, "/before")
+					if err != nil || nodeOf(r)["value"] != "1" {
+						return fmt.Errorf("quorum GET /before: %v %+v", err, r)
+					}
+					if got := m.memberNames(t); strings.Join(got, ",") != "m1,m2,m3" {
+						return fmt.Errorf("members %v", got)
+					}
+					return nil
+				})
+			}
+		})
+	}
 }
