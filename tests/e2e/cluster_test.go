@@ -576,6 +576,23 @@ func TestClusterRestartedAtNewAddressesRejoins(t *testing.T) {
 	}
 }
 
+// restartWiped kills the member, deletes its data dir and starts it again
+// with the same flags (a wiped disk); it fails the test if the member
+// comes back under its old ID, which it returns.
+func (m *member) restartWiped() (oldID string) {
+	m.t.Helper()
+	oldID = selfID(m.t, m)
+	m.kill()
+	if err := os.RemoveAll(m.dataDir); err != nil {
+		m.t.Fatal(err)
+	}
+	m.start()
+	if id := selfID(m.t, m); id == oldID {
+		m.t.Fatalf("member back without its data kept its ID %s", id)
+	}
+	return oldID
+}
+
 // A member started again with its flags but without its data (a wiped or
 // replaced disk) cannot take its old ID back: Raft would count on votes
 // and entries it no longer has. It is added as a new member in place of
@@ -584,15 +601,7 @@ func TestClusterRestartedAtNewAddressesRejoins(t *testing.T) {
 func TestMemberBackWithoutDataReplacesItself(t *testing.T) {
 	a, b, c := startThree(t)
 	a.mustDo(http.MethodPut, "/before", url.Values{"value": {"1"}})
-	oldID := selfID(t, c)
-	c.kill()
-	if err := os.RemoveAll(c.dataDir); err != nil {
-		t.Fatal(err)
-	}
-	c.start()
-	if id := selfID(t, c); id == oldID {
-		t.Fatalf("member back without its data kept its ID %s", id)
-	}
+	oldID := c.restartWiped()
 	if r, err := quorumGet(c, "/before"); err != nil || nodeOf(r)["value"] != "1" {
 		t.Fatalf("quorum GET /before on the replaced member: %v %+v", err, r)
 	}

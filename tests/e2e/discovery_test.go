@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,16 +125,7 @@ func TestDiscoveryMemberBackWithoutDataJoinsAsNew(t *testing.T) {
 			}
 			ms[1].mustDo(http.MethodPut, "/before", url.Values{"value": {"1"}})
 
-			victim := ms[tc.victim]
-			oldID := selfID(t, victim)
-			victim.kill()
-			if err := os.RemoveAll(victim.dataDir); err != nil {
-				t.Fatal(err)
-			}
-			victim.start()
-			if id := selfID(t, victim); id == oldID {
-				t.Fatalf("member back without its data kept its ID %s", id)
-			}
+			ms[tc.victim].restartWiped()
 			for _, m := range ms {
 				testutil.Eventually(t, 10*time.Second, "one cluster on "+m.url, func() error {
 					r, err := quorumGet(m, "/before")
