@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -114,16 +113,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		closeAll(peerLns)
 		return err
 	}
-	snapshotCount := cfg.SnapshotCount
-	if !cfg.Snapshot {
-		snapshotCount = math.MaxUint64 // -snapshot=false: keep the whole log
-	}
 	srv, err := server.Start(server.Config{
 		Name:          cfg.Name,
 		DataDir:       cfg.DataDir,
 		ClientURLs:    cfg.ClientURLs,
 		PeerURLs:      cfg.PeerURLs,
-		SnapshotCount: snapshotCount,
+		SnapshotCount: cfg.SnapshotCount,
+		NoSnapshots:   !cfg.Snapshot,
 		HistorySize:   cfg.HistorySize,
 		HistoryBytes:  cfg.HistoryBytes,
 		MaxWatchers:   cfg.MaxWatchers,

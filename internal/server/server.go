@@ -48,7 +48,11 @@ type Config struct {
 	// entries since the last snapshot stay in memory for Raft, and 10,000
 	// of 1 MB each would be 10 GB.
 	SnapshotLogBytes int64
-	HistorySize      int
+	// NoSnapshots keeps the whole log (-snapshot=false): no snapshot is
+	// taken, whatever SnapshotCount and SnapshotLogBytes say, but the one
+	// a joining member needs (the leader kept no log that old).
+	NoSnapshots bool
+	HistorySize int
 	// HistoryBytes bounds the history's keys and values (0: no bound).
 	HistoryBytes int64
 	MaxWatchers  int
@@ -762,7 +766,7 @@ const snapshotLogRatio = 4
 // out in the background: capturing is O(1), so writes never wait for it.
 func (s *Server) maybeSnapshot(applied uint64, force bool) {
 	due := (applied-s.lastSnap >= s.cfg.SnapshotCount || s.logBytes >= s.cfg.SnapshotLogBytes) &&
-		s.logBytes*snapshotLogRatio >= s.lastSnapSize.Load()
+		s.logBytes*snapshotLogRatio >= s.lastSnapSize.Load() && !s.cfg.NoSnapshots
 	if force {
 		due = applied > s.lastSnap
 	}

@@ -428,17 +428,20 @@ func TestGatherBatchFullGoesAtOnce(t *testing.T) {
 }
 
 // Large entries make a snapshot due before SnapshotCount of them: Raft
-// keeps every entry since the last snapshot in memory.
+// keeps every entry since the last snapshot in memory. NoSnapshots
+// (-snapshot=false) keeps the whole log all the same.
 func TestSnapshotAfterLogBytes(t *testing.T) {
 	big := strings.Repeat("v", 64<<10)
 	for _, tc := range []struct {
 		logBytes int64
+		off      bool
 		want     bool
-	}{{1 << 20, true}, {0, false}} { // 0: the default, 64 MiB
+	}{{1 << 20, false, true}, {0, false, false}, {1 << 20, true, false}} { // 0: the default, 64 MiB
 		dir := t.TempDir()
 		s := startMember(t, dir, nil, func(c *Config) {
 			c.SnapshotCount = 1 << 30
 			c.SnapshotLogBytes = tc.logBytes
+			c.NoSnapshots = tc.off
 		})
 		for i := 0; i < 40; i++ { // 2.5 MiB
 			put(t, s, "/blob", big, time.Time{})
@@ -452,7 +455,7 @@ func TestSnapshotAfterLogBytes(t *testing.T) {
 		} else {
 			time.Sleep(100 * time.Millisecond)
 			if snapped() {
-				t.Fatalf("snapshot after 2.5 MiB of log with the 64 MiB default")
+				t.Fatalf("snapshot after 2.5 MiB of log (SnapshotLogBytes %d, NoSnapshots %v)", tc.logBytes, tc.off)
 			}
 		}
 		s.Stop()
