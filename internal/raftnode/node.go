@@ -533,6 +533,8 @@ func (n *Node) SaveSnapshot(index, term uint64, cs raftpb.ConfState, members []b
 		return nil
 	case <-n.stopc:
 		return ErrStopped
+	case <-n.donec: // the Ready loop ended by itself (its WAL failed)
+		return ErrStopped
 	}
 }
 
@@ -727,6 +729,13 @@ func (n *Node) compact(m snap.Meta) {
 	n.prevSnap = m.Index
 	// In order, through the janitor alone: segments must go oldest first.
 	// A janitor this far behind holds the loop back rather than reorder.
+	// Queued first if there is room: a stop right after a snapshot (as at
+	// a clean stop) must not leave its cleanup to chance.
+	select {
+	case n.cleanups <- released:
+		return
+	default:
+	}
 	select {
 	case n.cleanups <- released:
 	case <-n.stopc:

@@ -351,3 +351,21 @@ func TestProposeAfterStop(t *testing.T) {
 		t.Fatalf("proposal after stop: %v, want ErrStopped", err)
 	}
 }
+
+// A stop right after a snapshot (as at a clean stop) still releases what
+// that snapshot made obsolete: only the newest two snapshot files are left.
+// The Ready loop used to leave the cleanup to a coin toss against the stop.
+func TestStopRightAfterSnapshotStillPurges(t *testing.T) {
+	for round := range 10 {
+		dir := t.TempDir()
+		m := startMember(t, dir, nil)
+		for i := range 3 {
+			m.proposeApplied(t, fmt.Sprint("a", i))
+			m.snapshotNow(t, []byte(fmt.Sprint("state-", i)))
+		}
+		m.stop()
+		if files, _ := filepath.Glob(filepath.Join(dir, "snap", "*.snap")); len(files) != 2 {
+			t.Fatalf("round %d: %d snapshot files after the stop, want the newest 2: %v", round, len(files), files)
+		}
+	}
+}

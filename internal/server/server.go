@@ -52,7 +52,12 @@ type Config struct {
 	// taken, whatever SnapshotCount and SnapshotLogBytes say, but the one
 	// a joining member needs (the leader kept no log that old).
 	NoSnapshots bool
-	HistorySize int
+	// SnapshotAtStop makes Stop first snapshot what was applied since the
+	// last snapshot (when that log is at least an eighth of the snapshot),
+	// so that a restart after a clean stop loads the snapshot instead of
+	// replaying the log. cmd/arbor sets it.
+	SnapshotAtStop bool
+	HistorySize    int
 	// HistoryBytes bounds the history's keys and values (0: no bound).
 	HistoryBytes int64
 	MaxWatchers  int
@@ -169,6 +174,14 @@ type Server struct {
 	// owned by the apply goroutine.
 	logBytes     int64
 	lastSnapSize atomic.Int64
+	// snapWritten is closed when the newest snapshot started is written
+	// (nil before the first); apply goroutine.
+	snapWritten chan struct{}
+	// snapAtStop carries Stop's request for a snapshot to the apply
+	// goroutine, which answers what to wait for; applyDone is closed when
+	// the apply goroutine returns.
+	snapAtStop chan chan (<-chan struct{})
+	applyDone  chan struct{}
 	// appliedTerm is the term of the last entry applied (apply goroutine).
 	appliedTerm uint64
 
@@ -195,6 +208,9 @@ func Start(cfg Config) (*Server, error) {
 		proposec: make(chan *store.Request, 4096),
 		stopc:    make(chan struct{}),
 		readyc:   make(chan struct{}),
+
+		snapAtStop: make(chan chan (<-chan struct{})),
+		applyDone:  make(chan struct{}),
 	}
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
@@ -449,6 +465,9 @@ func (s *Server) catchUp() {
 // Stop stops the member and waits for its goroutines. In-flight writes fail.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
+		if s.cfg.SnapshotAtStop && !s.cfg.NoSnapshots && !s.removed.Load() {
+			s.snapshotBeforeStop()
+		}
 		close(s.stopc)
 		s.node.Stop()
 		if tr := s.tr.Load(); tr != nil {
@@ -634,6 +653,7 @@ func (s *Server) proposeLoop() {
 // leader sent, and takes a snapshot when a follower needs one.
 func (s *Server) applyLoop() {
 	defer s.wg.Done()
+	defer close(s.applyDone)
 	for {
 		select {
 		case a, ok := <-s.node.Apply():
@@ -668,7 +688,40 @@ func (s *Server) applyLoop() {
 			s.maybeSnapshot(last, false)
 		case <-s.node.SnapshotWanted():
 			s.maybeSnapshot(s.appliedIndex.Load(), true)
+		case reply := <-s.snapAtStop:
+			reply <- s.snapshotForStop()
 		}
+	}
+}
+
+// stopSnapshotRatio: at a clean stop, a snapshot is written when the log
+// since the last one is at least this fraction of that snapshot's size.
+// Replaying less takes little time, while writing a large store out again
+// would make the stop slow for nothing.
+const stopSnapshotRatio = 8
+
+// snapshotForStop starts a snapshot of what was applied since the last
+// one, if worth it, and returns what Stop waits for: the newest snapshot
+// being written (nil when none is).
+func (s *Server) snapshotForStop() <-chan struct{} {
+	if applied := s.appliedIndex.Load(); s.logBytes*stopSnapshotRatio >= s.lastSnapSize.Load() {
+		s.maybeSnapshot(applied, true)
+	}
+	return s.snapWritten
+}
+
+// snapshotBeforeStop has the apply goroutine snapshot what it applied
+// since the last snapshot (snapshotForStop) and waits until that is
+// written, before the member stops.
+func (s *Server) snapshotBeforeStop() {
+	reply := make(chan (<-chan struct{}), 1)
+	select {
+	case s.snapAtStop <- reply:
+	case <-s.applyDone: // the Raft node stopped by itself (its WAL failed)
+		return
+	}
+	if written := <-reply; written != nil {
+		<-written
 	}
 }
 
@@ -783,9 +836,12 @@ func (s *Server) maybeSnapshot(applied uint64, force bool) {
 	cs := s.node.ConfState()
 	members := s.members.encode()
 	s.lastSnap, s.logBytes = applied, 0
+	written := make(chan struct{})
+	s.snapWritten = written
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer close(written)
 		defer s.snapshotting.Store(false)
 		err := s.node.SaveSnapshot(applied, term, cs, members, func(w io.Writer) error {
 			n, err := sn.WriteTo(w)

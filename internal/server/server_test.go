@@ -461,3 +461,70 @@ func TestSnapshotAfterLogBytes(t *testing.T) {
 		s.Stop()
 	}
 }
+
+// With SnapshotAtStop, a clean stop snapshots what was applied since the
+// last snapshot, and a restart loads it with nothing left to replay; not
+// when the log since the last snapshot is small beside it, nor with
+// NoSnapshots.
+func TestSnapshotAtStop(t *testing.T) {
+	newest := func(dir string) string {
+		files, _ := filepath.Glob(filepath.Join(dir, "snap", "*.snap"))
+		slices.Sort(files)
+		if len(files) == 0 {
+			return ""
+		}
+		return files[len(files)-1]
+	}
+	for _, tc := range []struct {
+		name     string
+		noSnaps  bool
+		bigFirst bool // a large snapshot first, then a few small writes
+	}{
+		{"log since the last snapshot", false, false},
+		{"NoSnapshots", true, false},
+		{"log small beside the last snapshot", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			start := func() *Server {
+				return startMember(t, dir, nil, func(c *Config) {
+					c.SnapshotCount = 1 << 30
+					c.NoSnapshots = tc.noSnaps
+					c.SnapshotAtStop = true
+				})
+			}
+			s := start()
+			if tc.bigFirst { // 1 MiB of keys, in the snapshot of the stop
+				big := strings.Repeat("v", 64<<10)
+				for i := range 16 {
+					put(t, s, fmt.Sprintf("/big/%d", i), big, time.Time{})
+				}
+				s.Stop()
+				s = start()
+			}
+			first := newest(dir)
+			for i := range 20 {
+				put(t, s, fmt.Sprintf("/k/%d", i), "v", time.Time{})
+			}
+			before, applied := dump(t, s), s.appliedIndex.Load()
+			s.Stop()
+			last := newest(dir)
+			switch {
+			case tc.noSnaps && last != "":
+				t.Fatalf("snapshot %s with NoSnapshots", last)
+			case tc.bigFirst && last != first:
+				t.Fatalf("snapshot %s at the stop, after %s; the log since was small", last, first)
+			case !tc.noSnaps && !tc.bigFirst && last == "":
+				t.Fatal("no snapshot at the stop")
+			}
+
+			s2 := startMember(t, dir, nil, nil)
+			if after := dump(t, s2); after != before {
+				t.Fatalf("restart differs:\nbefore %s\nafter  %s", before, after)
+			}
+			if !tc.noSnaps && !tc.bigFirst && s2.node.SnapshotIndex < applied {
+				t.Fatalf("restarted from the snapshot at %d, %d applied before the stop: a replay was left", s2.node.SnapshotIndex, applied)
+			}
+		})
+	}
+}

@@ -171,7 +171,7 @@ func TestRestartAfterManySnapshots(t *testing.T) {
 		}
 		snaps, _ := filepath.Glob(filepath.Join(m.dataDir, "snap", "*.snap"))
 		if len(snaps) == 0 || len(snaps) > 2 {
-			t.Fatalf("%s: %d snapshot files, want 1 or 2", how, len(snaps))
+			t.Fatalf("%s: %d snapshot files, want 1 or 2: %v\n%s", how, len(snaps), snaps, m.proc.Logs)
 		}
 	}
 	m.stop()
