@@ -81,7 +81,7 @@ type clusterAnswer struct {
 // early leaves nothing blocked.
 func askClusterIDs(urls []string, tc *tls.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) iter.Seq[clusterAnswer] {
 	return func(yield func(clusterAnswer) bool) {
-		client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DialContext: dial}}
+		client := peerClient(tc, dial, 2*time.Second)
 		defer client.CloseIdleConnections()
 		answers := make(chan clusterAnswer, len(urls))
 		for _, u := range urls {
@@ -93,6 +93,13 @@ func askClusterIDs(urls []string, tc *tls.Config, dial func(ctx context.Context,
 			}
 		}
 	}
+}
+
+// peerClient is an HTTP client for other members' peer ports: TLS with
+// tc when set, connections through dial when set (tests inject faults),
+// each request bounded by timeout (0: none).
+func peerClient(tc *tls.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error), timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: tc, DialContext: dial}}
 }
 
 // clusterIDAt asks the member at peer URL u for its cluster ID (0 when it

@@ -110,7 +110,7 @@ func (s *Server) moveSelf() {
 	}
 	s.log.Warn("this member's peer URLs changed since it last ran; greeting the others until it hears from the leader",
 		"recorded", strings.Join(have.PeerURLs, ","), "now", strings.Join(s.cfg.PeerURLs, ","))
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: s.cfg.PeerTLS, DialContext: s.cfg.PeerDial}}
+	client := peerClient(s.cfg.PeerTLS, s.cfg.PeerDial, 2*time.Second)
 	defer client.CloseIdleConnections()
 	body, err := json.Marshal(s.selfHello())
 	if err != nil {

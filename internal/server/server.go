@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -316,7 +315,7 @@ func (s *Server) identity() (raftnode.Identity, []raft.Peer, error) {
 	if len(cfg.Join) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.JoinTimeout)
 		defer cancel()
-		client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.PeerTLS, DialContext: cfg.PeerDial}}
+		client := peerClient(cfg.PeerTLS, cfg.PeerDial, 0)
 		defer client.CloseIdleConnections()
 		self := joinRequest{Name: cfg.Name, PeerURLs: cfg.PeerURLs, ClientURLs: cfg.ClientURLs, JoinID: strconv.FormatUint(randomID(), 16)}
 		j, err := join(ctx, client, cfg.Join, self, cfg.TickInterval*5)
@@ -465,7 +464,7 @@ func (s *Server) catchUp() {
 // Stop stops the member and waits for its goroutines. In-flight writes fail.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
-		if s.cfg.SnapshotAtStop && !s.cfg.NoSnapshots && !s.removed.Load() {
+		if s.cfg.SnapshotAtStop && !s.removed.Load() {
 			s.snapshotBeforeStop()
 		}
 		close(s.stopc)
@@ -704,7 +703,7 @@ const stopSnapshotRatio = 8
 // one, if worth it, and returns what Stop waits for: the newest snapshot
 // being written (nil when none is).
 func (s *Server) snapshotForStop() <-chan struct{} {
-	if applied := s.appliedIndex.Load(); s.logBytes*stopSnapshotRatio >= s.lastSnapSize.Load() {
+	if applied := s.appliedIndex.Load(); !s.cfg.NoSnapshots && s.logBytes*stopSnapshotRatio >= s.lastSnapSize.Load() {
 		s.maybeSnapshot(applied, true)
 	}
 	return s.snapWritten
