@@ -388,8 +388,8 @@ func TestSelfHealReplacesUnreachableVoter(t *testing.T) {
 					dead = c.members[1]
 				}
 			}
+			killed := time.Now() // its streams break as kill begins
 			dead.kill()
-			killed := time.Now()
 			var live []*adminMember
 			for _, m := range c.members {
 				if m != dead {
@@ -478,8 +478,8 @@ func threeVotersAndALearner(t *testing.T, removeDelay float64) (*adminCluster, *
 // voters are left as they were.
 func TestSelfHealRemovesUnreachableLearner(t *testing.T) {
 	c, d := threeVotersAndALearner(t, 2)
+	killed := time.Now() // its streams break as kill begins
 	d.kill()
-	killed := time.Now()
 	live := c.members[:3]
 	for _, m := range live {
 		waitFor(t, m.name+" to see d removed", func() bool {
